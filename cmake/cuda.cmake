@@ -1,0 +1,50 @@
+# The CUDA backend: built where nvcc is found (KILN_CUDA=AUTO), or forced ON/OFF.
+# Builds for sm_90 (H100/H200) plus PTX so newer GPUs can JIT it.
+set(KILN_HAVE_CUDA OFF)
+if(NOT KILN_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(KILN_HAVE_CUDA ON)
+  elseif(KILN_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "KILN_CUDA=ON but no CUDA compiler was found")
+  endif()
+endif()
+
+file(GLOB KILN_CUDA_SOURCES CONFIGURE_DEPENDS
+     ${CMAKE_SOURCE_DIR}/src/backend/cuda/*.c ${CMAKE_SOURCE_DIR}/src/backend/cuda/*.cu)
+if(KILN_HAVE_CUDA AND KILN_CUDA_SOURCES)
+  enable_language(CUDA)
+  set(CMAKE_CUDA_STANDARD 17)
+  set(CMAKE_CUDA_ARCHITECTURES 90-real 90-virtual)
+  find_package(CUDAToolkit REQUIRED)
+  # cuDNN's header lives in the toolkit's include dir on some machines and in the multiarch dir
+  # on others: search, never hard-code.
+  find_path(CUDNN_INCLUDE cudnn.h
+            HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/include/x86_64-linux-gnu /usr/include
+                  /usr/local/cuda/include)
+  find_library(CUDNN_LIB NAMES cudnn
+               HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu /usr/local/cuda/lib64)
+  if(NOT CUDNN_INCLUDE OR NOT CUDNN_LIB)
+    message(WARNING "cuDNN not found (header: ${CUDNN_INCLUDE}, library: ${CUDNN_LIB}); CUDA backend off")
+    set(KILN_HAVE_CUDA OFF)
+  endif()
+endif()
+
+if(KILN_HAVE_CUDA AND KILN_CUDA_SOURCES)
+  message(STATUS "kiln: CUDA backend ON (cuDNN ${CUDNN_INCLUDE})")
+  add_library(kiln_cuda STATIC ${KILN_CUDA_SOURCES})
+  target_include_directories(kiln_cuda PRIVATE ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/src
+                             ${CUDNN_INCLUDE} ${CUDAToolkit_INCLUDE_DIRS})
+  target_compile_options(kiln_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-lineinfo --expt-relaxed-constexpr>)
+  set_target_properties(kiln_cuda PROPERTIES CUDA_SEPARABLE_COMPILATION OFF POSITION_INDEPENDENT_CODE ON)
+  target_link_libraries(kiln_cuda PUBLIC CUDA::cudart_static CUDA::cublasLt ${CUDNN_LIB})
+  target_link_libraries(kiln PUBLIC kiln_cuda)
+  target_compile_definitions(kiln PUBLIC KILN_HAVE_CUDA=1)
+  target_compile_definitions(kiln_cuda PUBLIC KILN_HAVE_CUDA=1)
+else()
+  message(STATUS "kiln: CUDA backend OFF")
+endif()

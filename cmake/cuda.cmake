@@ -17,16 +17,18 @@ endif()
 file(GLOB KILN_CUDA_SOURCES CONFIGURE_DEPENDS
      ${CMAKE_SOURCE_DIR}/src/backend/cuda/*.c ${CMAKE_SOURCE_DIR}/src/backend/cuda/*.cu)
 if(KILN_HAVE_CUDA AND KILN_CUDA_SOURCES)
-  enable_language(CUDA)
-  set(CMAKE_CUDA_STANDARD 17)
+  # Set before enable_language: CMake checks every target (C-only ones too) for architectures.
   set(CMAKE_CUDA_ARCHITECTURES 90-real 90-virtual)
+  set(CMAKE_CUDA_STANDARD 17)
+  enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)
   # cuDNN's header lives in the toolkit's include dir on some machines and in the multiarch dir
   # on others: search, never hard-code.
   find_path(CUDNN_INCLUDE cudnn.h
             HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/include/x86_64-linux-gnu /usr/include
                   /usr/local/cuda/include)
-  find_library(CUDNN_LIB NAMES cudnn
+  # The plain libcudnn.so link comes with the dev package; fall back to the runtime's soname.
+  find_library(CUDNN_LIB NAMES cudnn libcudnn.so.9
                HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu /usr/local/cuda/lib64)
   if(NOT CUDNN_INCLUDE OR NOT CUDNN_LIB)
     message(WARNING "cuDNN not found (header: ${CUDNN_INCLUDE}, library: ${CUDNN_LIB}); CUDA backend off")
@@ -35,14 +37,22 @@ if(KILN_HAVE_CUDA AND KILN_CUDA_SOURCES)
 endif()
 
 if(KILN_HAVE_CUDA AND KILN_CUDA_SOURCES)
-  message(STATUS "kiln: CUDA backend ON (cuDNN ${CUDNN_INCLUDE})")
+  message(STATUS "kiln: CUDA backend ON (cuDNN ${CUDNN_INCLUDE}, ${CUDNN_LIB})")
   add_library(kiln_cuda STATIC ${KILN_CUDA_SOURCES})
-  target_include_directories(kiln_cuda PRIVATE ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/src
+  # Public: the backend's headers (src/backend/cuda/cuda_*.h) include cuda_runtime_api.h, and
+  # tests include them.
+  target_include_directories(kiln_cuda PUBLIC ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/src
                              ${CUDNN_INCLUDE} ${CUDAToolkit_INCLUDE_DIRS})
-  target_compile_options(kiln_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-lineinfo --expt-relaxed-constexpr>)
+  target_compile_options(kiln_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-lineinfo --expt-relaxed-constexpr
+                         -Xcompiler=-Wall,-Wextra,-Wno-unused-parameter>)
   set_target_properties(kiln_cuda PROPERTIES CUDA_SEPARABLE_COMPILATION OFF POSITION_INDEPENDENT_CODE ON)
-  target_link_libraries(kiln_cuda PUBLIC CUDA::cudart_static CUDA::cublasLt ${CUDNN_LIB})
+  # kiln (core: kiln_err_set) and kiln_cuda need each other; CMake repeats the two static libraries
+  # on the link line.
+  target_link_libraries(kiln_cuda PUBLIC CUDA::cudart_static CUDA::cublasLt ${CUDNN_LIB} kiln)
   target_link_libraries(kiln PUBLIC kiln_cuda)
+  # Targets made before enable_language(CUDA) got no architectures; everything linking kiln needs
+  # them set because kiln now carries CUDA objects.
+  set_target_properties(kiln kiln_cuda PROPERTIES CUDA_ARCHITECTURES "90-real;90-virtual")
   target_compile_definitions(kiln PUBLIC KILN_HAVE_CUDA=1)
   target_compile_definitions(kiln_cuda PUBLIC KILN_HAVE_CUDA=1)
 else()

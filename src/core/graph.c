@@ -71,6 +71,7 @@ int kiln_graph_add_tensor(kiln_graph *g, const char *name, kiln_tensor_kind kind
     t->name = dupstr(name);
     if (!t->name) return -1;
     t->kind = kind;
+    t->alias = -1;
     t->dtype = dtype;
     if (shape) t->shape = *shape;
     else t->shape.ndim = -1;
@@ -306,6 +307,8 @@ void kiln_graph_compact(kiln_graph *g) {
     }
     for (int i = 0; i < g->n_inputs; i++) g->inputs[i] = remap[g->inputs[i]];
     for (int i = 0; i < g->n_outputs; i++) g->outputs[i] = remap[g->outputs[i]];
+    for (int i = 0; i < g->n_t; i++)
+        if (g->t[i].alias >= 0) g->t[i].alias = remap[g->t[i].alias];
 out:
     free(live_t);
     free(live_n);
@@ -323,6 +326,8 @@ kiln_graph *kiln_graph_clone(const kiln_graph *g) {
         if (id < 0) goto fail;
         kiln_tensor *ct = &c->t[id];
         ct->is_output = t->is_output;
+        ct->alias = t->alias;
+        ct->alias_offset = t->alias_offset;
         for (int d = 0; d < KILN_MAX_DIMS; d++)
             if (t->sym[d] && !(ct->sym[d] = dupstr(t->sym[d]))) goto fail;
         if (t->data) {

@@ -37,6 +37,12 @@ typedef struct kiln_tensor {
     void *data;                    /* constants: row-major values */
     int owns_data;                 /* free(data) with the graph; else it lives in a blob */
     int is_output;                 /* a graph output */
+    /* Concat in place (set by the optimizer, honoured by the memory planner): this tensor lives
+       inside tensor `alias` (-1: its own storage). Both have the batch as dim 0; item n of this
+       tensor starts alias_offset elements after the start of item n of `alias`, so its items are
+       numel(alias)/batch elements apart (a channel slice of an NCHW buffer, at any batch). */
+    int alias;
+    int64_t alias_offset;
 } kiln_tensor;
 
 typedef struct kiln_node {

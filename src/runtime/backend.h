@@ -37,6 +37,20 @@ typedef struct kiln_backend_i {
     kiln_status (*context_run)(kiln_context *c, const kiln_view *inputs, kiln_err *err);
     /* Output i of the last run as a host view owned by the context. */
     kiln_status (*context_output)(kiln_context *c, int i, kiln_view *out, kiln_err *err);
+
+    /* ---- plan files (all optional; src/plan/, docs/plan-format.md) ---- */
+    /* Backend-private bytes saved with the engine (e.g. cuDNN execution plans as JSON): a
+       malloc'ed buffer the caller frees; *n = 0 writes no section. */
+    kiln_status (*plan_write)(kiln_engine *e, void **bytes, size_t *n, kiln_err *err);
+    /* On load, after e->g, e->shapes_max and the I/O tables are set and before engine_prepare:
+       the bytes plan_write produced (valid only during the call). It may leave state in
+       e->bstate for engine_prepare to pick up (engine_release frees it on failure). A loaded
+       engine is assembled aside and then moved into the caller's kiln_engine, so backend state
+       must not point back at the kiln_engine struct itself. */
+    kiln_status (*plan_read)(kiln_engine *e, const void *bytes, size_t n, kiln_err *err);
+    /* The tactic chosen for node i (an id and a short name) for the plan's tactic table and
+       `kiln inspect`. NULL: every node runs tactic 0, "default". */
+    int (*node_tactic)(const kiln_engine *e, int node, char *name, size_t nname);
 } kiln_backend_i;
 
 /* The table for a backend kind, or NULL when it is not compiled in. */

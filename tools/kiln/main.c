@@ -15,6 +15,7 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "layers, shapes, parameters and MACs of a model or plan"},
     {"run", cmd_run, "run a model or plan once on given or random input"},
     {"bench", cmd_bench, "measure latency and throughput"},
+    {"compare", cmd_compare, "kiln in every precision vs PyTorch and ONNX Runtime, one table"},
 };
 
 static void usage(FILE *f) {

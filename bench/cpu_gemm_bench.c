@@ -1,0 +1,197 @@
+/* cpu_gemm_bench — GFLOP/s of the CPU backend's GEMM engine and of ResNet-50's convolution
+ * layers (batch 1, 224x224, bias + ReLU fused, residual fused where ResNet adds it), and the
+ * resulting estimate of a ResNet-50 forward pass. Not a test: run it by hand.
+ *
+ *   kiln_cpu_gemm_bench [threads] [--variants]
+ *
+ * Each measurement is the best of several runs after a warm-up (the machine is shared).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend/cpu/cpu.h"
+#include "backend/cpu/cpu_gemm.h"
+#include "core/rng.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static float *rnd(kiln_rng *r, int64_t n) {
+    float *p = aligned_alloc(64, ((size_t)n * sizeof(float) + 63) & ~(size_t)63);
+    for (int64_t i = 0; i < n; i++) p[i] = (float)(kiln_rng_uniform(r) * 2 - 1);
+    return p;
+}
+
+/* Best time of `reps` runs of fn after one warm-up. */
+#define BEST_OF(reps, stmt)                                                                      \
+    ({                                                                                           \
+        stmt;                                                                                    \
+        double best_ = 1e30;                                                                     \
+        for (int r_ = 0; r_ < (reps); r_++) {                                                    \
+            double t0_ = now();                                                                  \
+            stmt;                                                                                \
+            double t_ = now() - t0_;                                                             \
+            if (t_ < best_) best_ = t_;                                                          \
+        }                                                                                        \
+        best_;                                                                                   \
+    })
+
+static void bench_gemm(kiln_cpu *cpu, kiln_rng *r, int variants) {
+    static const int64_t shapes[][3] = {
+        {256, 256, 256}, {512, 512, 512}, {1024, 1024, 1024}, {64, 3136, 576}, {512, 49, 4608}, {2048, 49, 512},
+    };
+    printf("%-14s %6s %6s %6s %10s %9s\n", "variant", "M", "N", "K", "ms", "GFLOP/s");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        float *a = rnd(r, m * k), *b = rnd(r, k * n), *c = rnd(r, m * n);
+        kiln_gemm g = {.m = m, .n = n, .k = k, .a = a, .a_rs = k, .a_cs = 1, .b = b, .b_rs = n, .b_cs = 1,
+                       .c = c, .ldc = n, .alpha = 1.0f};
+        for (int v = 0; v < (variants ? kiln_gemm_variant_count() : 1); v++) {
+            if (!kiln_gemm_variant_supported(v)) continue;
+            kiln_err e;
+            double t = BEST_OF(5, kiln_gemm_run_variant(cpu, &g, v, &e));
+            printf("%-14s %6lld %6lld %6lld %10.3f %9.1f\n", v ? kiln_gemm_variant_name(v) : "default", (long long)m,
+                   (long long)n, (long long)k, t * 1e3, 2.0 * (double)(m * n * k) / t * 1e-9);
+        }
+        free(a), free(b), free(c);
+    }
+}
+
+typedef struct conv_layer {
+    const char *name;
+    int64_t cin, cout, hw, k, stride, count;
+    int residual;
+} conv_layer;
+
+/* torchvision ResNet-50 (v1.5: the stride sits on the 3x3 conv), batch 1, 224x224. */
+static const conv_layer resnet50[] = {
+    {"conv1 7x7/2", 3, 64, 224, 7, 2, 1, 0},
+    {"l1 1x1 64>64", 64, 64, 56, 1, 1, 1, 0},
+    {"l1 1x1 256>64", 256, 64, 56, 1, 1, 2, 0},
+    {"l1 3x3 64", 64, 64, 56, 3, 1, 3, 0},
+    {"l1 1x1 64>256", 64, 256, 56, 1, 1, 3, 1},
+    {"l1 ds 64>256", 64, 256, 56, 1, 1, 1, 0},
+    {"l2 1x1 256>128", 256, 128, 56, 1, 1, 1, 0},
+    {"l2 3x3/2 128", 128, 128, 56, 3, 2, 1, 0},
+    {"l2 1x1 512>128", 512, 128, 28, 1, 1, 3, 0},
+    {"l2 3x3 128", 128, 128, 28, 3, 1, 3, 0},
+    {"l2 1x1 128>512", 128, 512, 28, 1, 1, 4, 1},
+    {"l2 ds/2 256>512", 256, 512, 56, 1, 2, 1, 0},
+    {"l3 1x1 512>256", 512, 256, 28, 1, 1, 1, 0},
+    {"l3 3x3/2 256", 256, 256, 28, 3, 2, 1, 0},
+    {"l3 1x1 1024>256", 1024, 256, 14, 1, 1, 5, 0},
+    {"l3 3x3 256", 256, 256, 14, 3, 1, 5, 0},
+    {"l3 1x1 256>1024", 256, 1024, 14, 1, 1, 6, 1},
+    {"l3 ds/2 512>1024", 512, 1024, 28, 1, 2, 1, 0},
+    {"l4 1x1 1024>512", 1024, 512, 14, 1, 1, 1, 0},
+    {"l4 3x3/2 512", 512, 512, 14, 3, 2, 1, 0},
+    {"l4 1x1 2048>512", 2048, 512, 7, 1, 1, 2, 0},
+    {"l4 3x3 512", 512, 512, 7, 3, 1, 2, 0},
+    {"l4 1x1 512>2048", 512, 2048, 7, 1, 1, 3, 1},
+    {"l4 ds/2 1024>2048", 1024, 2048, 14, 1, 2, 1, 0},
+};
+
+static double run_node(kiln_cpu *cpu, const kiln_node *n, kiln_view *in, kiln_view *out, int reps) {
+    kiln_cpu_kernel k = kiln_cpu_nn_lookup((kiln_op)n->op);
+    kiln_err e;
+    return BEST_OF(reps, k(cpu, n, in, out, &e));
+}
+
+static void bench_resnet50(kiln_cpu *cpu, kiln_rng *r) {
+    printf("\n%-18s %5s %9s %9s %9s %10s\n", "ResNet-50 layer", "count", "MMAC", "ms", "GFLOP/s", "total ms");
+    double total = 0, macs = 0;
+    int ids_in[4] = {0, 1, 2, 3}, ids_out[1] = {4};
+    for (size_t l = 0; l < sizeof resnet50 / sizeof resnet50[0]; l++) {
+        const conv_layer *c = &resnet50[l];
+        int64_t pad = c->k / 2, out_hw = (c->hw + 2 * pad - c->k) / c->stride + 1;
+        kiln_node n;
+        memset(&n, 0, sizeof n);
+        n.op = KILN_OP_CONV;
+        n.name = (char *)c->name;
+        n.n_in = c->residual ? 4 : 3;
+        n.n_out = 1;
+        n.in = ids_in;
+        n.out = ids_out;
+        kiln_attr_default(KILN_OP_CONV, 13, &n.a);
+        n.a.conv.nspatial = 2;
+        for (int i = 0; i < 2; i++) {
+            n.a.conv.kernel[i] = c->k;
+            n.a.conv.stride[i] = c->stride;
+            n.a.conv.pad_begin[i] = n.a.conv.pad_end[i] = pad;
+        }
+        n.a.conv.act.type = KILN_ACT_RELU;
+        n.a.conv.has_residual = c->residual;
+        kiln_view in[4] = {
+            {KILN_F32, {4, {1, c->cin, c->hw, c->hw}}, rnd(r, c->cin * c->hw * c->hw)},
+            {KILN_F32, {4, {c->cout, c->cin, c->k, c->k}}, rnd(r, c->cout * c->cin * c->k * c->k)},
+            {KILN_F32, {1, {c->cout}}, rnd(r, c->cout)},
+            {KILN_F32, {4, {1, c->cout, out_hw, out_hw}}, rnd(r, c->cout * out_hw * out_hw)},
+        };
+        kiln_view out[1] = {{KILN_F32, {4, {1, c->cout, out_hw, out_hw}}, rnd(r, c->cout * out_hw * out_hw)}};
+        double mac = (double)c->cout * out_hw * out_hw * c->cin * c->k * c->k;
+        double t = run_node(cpu, &n, in, out, 5);
+        total += t * c->count;
+        macs += mac * c->count;
+        printf("%-18s %5lld %9.1f %9.3f %9.1f %10.2f\n", c->name, (long long)c->count, mac * 1e-6, t * 1e3,
+               2 * mac / t * 1e-9, t * c->count * 1e3);
+        for (int i = 0; i < 4; i++) free(in[i].data);
+        free(out[0].data);
+    }
+    /* The rest of the network: max pool, global average pool, the classifier. */
+    double rest = 0;
+    {
+        kiln_node n;
+        memset(&n, 0, sizeof n);
+        n.op = KILN_OP_MAXPOOL;
+        n.n_in = 1, n.n_out = 1, n.in = ids_in, n.out = ids_out;
+        kiln_attr_default(KILN_OP_MAXPOOL, 13, &n.a);
+        n.a.pool.nspatial = 2;
+        for (int i = 0; i < 2; i++) n.a.pool.kernel[i] = 3, n.a.pool.stride[i] = 2, n.a.pool.pad_begin[i] = n.a.pool.pad_end[i] = 1;
+        kiln_view in[1] = {{KILN_F32, {4, {1, 64, 112, 112}}, rnd(r, 64 * 112 * 112)}};
+        kiln_view out[1] = {{KILN_F32, {4, {1, 64, 56, 56}}, rnd(r, 64 * 56 * 56)}};
+        double t = run_node(cpu, &n, in, out, 5);
+        printf("%-18s %5d %9s %9.3f\n", "maxpool 3x3/2", 1, "", t * 1e3);
+        rest += t;
+        free(in[0].data), free(out[0].data);
+    }
+    {
+        kiln_node n;
+        memset(&n, 0, sizeof n);
+        n.op = KILN_OP_GEMM;
+        n.n_in = 3, n.n_out = 1, n.in = ids_in, n.out = ids_out;
+        kiln_attr_default(KILN_OP_GEMM, 13, &n.a);
+        n.a.gemm.trans_b = 1;
+        kiln_view in[3] = {{KILN_F32, {2, {1, 2048}}, rnd(r, 2048)},
+                           {KILN_F32, {2, {1000, 2048}}, rnd(r, 2048 * 1000)},
+                           {KILN_F32, {1, {1000}}, rnd(r, 1000)}};
+        kiln_view out[1] = {{KILN_F32, {2, {1, 1000}}, rnd(r, 1000)}};
+        double t = run_node(cpu, &n, in, out, 5);
+        printf("%-18s %5d %9.1f %9.3f %9.1f\n", "fc 2048>1000", 1, 2.048, t * 1e3, 2 * 2.048e6 / t * 1e-9);
+        rest += t;
+        macs += 2.048e6;
+        for (int i = 0; i < 3; i++) free(in[i].data);
+        free(out[0].data);
+    }
+    printf("\nconvolutions: %.1f ms for %.2f GMAC (%.1f GFLOP/s sustained)\n", total * 1e3, macs * 1e-9,
+           2 * macs / (total + rest) * 1e-9);
+    printf("estimated ResNet-50 batch 1 (convs + maxpool + fc; global pool and adds are fused/negligible): "
+           "%.1f ms\n", (total + rest) * 1e3);
+}
+
+int main(int argc, char **argv) {
+    int threads = argc > 1 ? atoi(argv[1]) : 0;
+    int variants = argc > 2 && !strcmp(argv[2], "--variants");
+    kiln_cpu *cpu = kiln_cpu_create(threads);
+    kiln_rng r;
+    kiln_rng_seed(&r, 42);
+    printf("threads: %d, GEMM kernel: %s\n", kiln_pool_size(kiln_cpu_pool(cpu)), kiln_gemm_variant_name(0));
+    bench_gemm(cpu, &r, variants);
+    bench_resnet50(cpu, &r);
+    kiln_cpu_destroy(cpu);
+    return 0;
+}

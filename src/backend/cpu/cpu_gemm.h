@@ -1,0 +1,61 @@
+/* cpu_gemm.h — the CPU backend's FP32 matrix multiply, with the epilogue fused into the write.
+ *
+ *   C = act(alpha * A·B + beta * D + R)
+ *
+ * A is M x K, B is K x N, each addressed through a row and a column stride (so transposed
+ * operands cost nothing extra: packing reads them either way); C is M x N with row stride ldc
+ * and unit column stride. D (optional) is read as D[i*d_rs + j*d_cs], so a per-row bias (conv)
+ * is d_cs = 0 and a broadcast Gemm C is any mix of zero strides. R (optional) is a residual with
+ * C's shape. C must not overlap A, B, D or R.
+ *
+ * How it works (Goto/BLIS style): B is packed into KC x NR panels, A into MR x KC slivers, a
+ * register-blocked micro-kernel computes MR x NR tiles, and cache blocking (MC/KC/NC) keeps the
+ * B micro-panel in L1 and the packed A block in L2. Micro-kernels are compiled per ISA (AVX-512,
+ * AVX2+FMA, baseline SSE2) from one GCC-vector-extension source and picked at run time with
+ * __builtin_cpu_supports, so one binary runs on any x86-64. Threads split M or N into tiles,
+ * chosen to balance the work and keep redundant packing small.
+ *
+ *   kiln_gemm g = {.m = M, .n = N, .k = K, .a = A, .a_rs = K, .a_cs = 1,
+ *                  .b = B, .b_rs = N, .b_cs = 1, .c = C, .ldc = N, .alpha = 1};
+ *   kiln_status st = kiln_gemm_run(cpu, &g, &err);
+ */
+#ifndef KILN_BACKEND_CPU_GEMM_H
+#define KILN_BACKEND_CPU_GEMM_H
+
+#include <stddef.h>
+
+#include "backend/cpu/cpu.h"
+
+typedef struct kiln_gemm {
+    int64_t m, n, k;
+    const float *a;
+    int64_t a_rs, a_cs; /* A(i,p) = a[i*a_rs + p*a_cs] */
+    const float *b;
+    int64_t b_rs, b_cs; /* B(p,j) = b[p*b_rs + j*b_cs] */
+    float *c;
+    int64_t ldc;        /* C(i,j) = c[i*ldc + j] */
+    float alpha;        /* 0 is taken as 0: set 1 for a plain product */
+    const float *d;     /* optional: + beta * d[i*d_rs + j*d_cs] */
+    int64_t d_rs, d_cs;
+    float beta;
+    const float *r;     /* optional residual: + r[i*ldr + j] */
+    int64_t ldr;
+    kiln_act act;       /* applied last */
+} kiln_gemm;
+
+/* Multi-threaded over cpu's pool; packing space comes from scratch slot KILN_CPU_SLOT_GEMM. */
+kiln_status kiln_gemm_run(kiln_cpu *cpu, const kiln_gemm *g, kiln_err *e);
+
+/* Single-threaded, with caller-provided packing space of kiln_gemm_serial_floats(g) floats
+   (64-byte aligned): for callers that parallelize over many small products themselves. */
+size_t kiln_gemm_serial_floats(const kiln_gemm *g);
+void kiln_gemm_serial(const kiln_gemm *g, float *ws);
+
+/* The micro-kernel variants, for tests and benchmarks: index 0 is the one kiln_gemm_run picks on
+   this CPU, then every compiled variant. */
+int kiln_gemm_variant_count(void);
+const char *kiln_gemm_variant_name(int v);
+int kiln_gemm_variant_supported(int v);
+kiln_status kiln_gemm_run_variant(kiln_cpu *cpu, const kiln_gemm *g, int v, kiln_err *e);
+
+#endif

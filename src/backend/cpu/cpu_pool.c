@@ -1,0 +1,188 @@
+/* MaxPool (with the optional Indices output), AveragePool and the global pools, over 1 to 3
+ * spatial dims (normalized to 3 by nn_window). Padding never contributes a value: MaxPool treats
+ * it as -inf; AveragePool divides by the taps inside the input, or with count_include_pad by the
+ * taps inside the padded extent [-pad_begin, in + pad_end), so that ceil_mode windows that run
+ * past the padded border are clipped there, as ONNX Runtime and PyTorch do. Planes (n, c) are
+ * spread over the threads. */
+#include <float.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_nn_ops.h"
+#include "core/nn_window.h"
+
+/* Taps t in [0, k) with lo <= start + t*d < hi, as [*t0, *t1). */
+static void tap_range(int64_t start, int64_t k, int64_t d, int64_t lo, int64_t hi, int64_t *t0, int64_t *t1) {
+    int64_t a = start >= lo ? 0 : (lo - start + d - 1) / d;
+    int64_t b = hi - start > 0 ? (hi - start + d - 1) / d : 0;
+    if (b > k) b = k;
+    if (a > b) a = b;
+    *t0 = a;
+    *t1 = b;
+}
+
+/* Per axis and output coordinate: the window's start and its valid taps, computed once per
+   call so the plane loops do no division. */
+typedef struct axis_range {
+    int64_t start, t0, t1; /* taps [t0, t1) fall inside the input */
+    int64_t count;         /* taps counted by AveragePool's divisor */
+} axis_range;
+
+typedef struct pool_job {
+    const kiln_window *w;
+    const axis_range *ax[KILN_WINDOW_DIMS];
+    const float *x;
+    float *y;
+    int64_t *idx; /* MaxPool Indices, or NULL */
+    int storage_order, is_max;
+    int64_t planes, chunk;
+} pool_job;
+
+static void build_ranges(const kiln_window *w, int count_include_pad, axis_range *r[KILN_WINDOW_DIMS]) {
+    for (int d = 0; d < KILN_WINDOW_DIMS; d++)
+        for (int64_t o = 0; o < w->out[d]; o++) {
+            axis_range *a = &r[d][o];
+            a->start = o * w->s[d] - w->pb[d];
+            tap_range(a->start, w->k[d], w->d[d], 0, w->in[d], &a->t0, &a->t1);
+            if (count_include_pad) {
+                int64_t p0, p1;
+                tap_range(a->start, w->k[d], w->d[d], -w->pb[d], w->in[d] + w->pe[d], &p0, &p1);
+                a->count = p1 - p0;
+            } else {
+                a->count = a->t1 - a->t0;
+            }
+        }
+}
+
+static void pool_plane(const pool_job *j, int64_t p) {
+    const kiln_window *w = j->w;
+    int64_t in_plane = kiln_window_in_numel(w), out_plane = kiln_window_out_numel(w);
+    const float *x = j->x + p * in_plane;
+    float *y = j->y + p * out_plane;
+    int64_t *idx = j->idx ? j->idx + p * out_plane : NULL;
+    const int64_t dz = w->d[0], dy = w->d[1], dx = w->d[2], in1 = w->in[1], in2 = w->in[2];
+    int64_t o = 0;
+    for (int64_t oz = 0; oz < w->out[0]; oz++) {
+        const axis_range *az = &j->ax[0][oz];
+        for (int64_t oy = 0; oy < w->out[1]; oy++) {
+            const axis_range *ay = &j->ax[1][oy];
+            for (int64_t ox = 0; ox < w->out[2]; ox++, o++) {
+                const axis_range *ax = &j->ax[2][ox];
+                if (j->is_max) {
+                    float m = -FLT_MAX;
+                    int64_t arg = -1;
+                    for (int64_t tz = az->t0; tz < az->t1; tz++) {
+                        int64_t iz = az->start + tz * dz;
+                        for (int64_t ty = ay->t0; ty < ay->t1; ty++) {
+                            int64_t iy = ay->start + ty * dy;
+                            const float *row = x + (iz * in1 + iy) * in2 + ax->start;
+                            if (!idx) {
+                                for (int64_t tx = ax->t0; tx < ax->t1; tx++) m = row[tx * dx] > m ? row[tx * dx] : m;
+                                continue;
+                            }
+                            for (int64_t tx = ax->t0; tx < ax->t1; tx++) {
+                                if (row[tx * dx] > m || arg < 0) {
+                                    int64_t ix = ax->start + tx * dx;
+                                    m = row[tx * dx];
+                                    arg = j->storage_order ? iz + (iy + ix * in1) * w->in[0] : (iz * in1 + iy) * in2 + ix;
+                                }
+                            }
+                        }
+                    }
+                    y[o] = m;
+                    if (idx) idx[o] = arg < 0 ? -1 : p * in_plane + arg;
+                } else {
+                    double s = 0;
+                    for (int64_t tz = az->t0; tz < az->t1; tz++) {
+                        int64_t iz = az->start + tz * dz;
+                        for (int64_t ty = ay->t0; ty < ay->t1; ty++) {
+                            const float *row = x + (iz * in1 + ay->start + ty * dy) * in2 + ax->start;
+                            for (int64_t tx = ax->t0; tx < ax->t1; tx++) s += row[tx * dx];
+                        }
+                    }
+                    int64_t cnt = az->count * ay->count * ax->count;
+                    y[o] = cnt > 0 ? (float)(s / (double)cnt) : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+static void pool_task(void *arg, int64_t t, int thread) {
+    (void)thread;
+    const pool_job *j = arg;
+    for (int64_t p = t * j->chunk; p < (t + 1) * j->chunk && p < j->planes; p++) pool_plane(j, p);
+}
+
+static kiln_status run_pool(kiln_cpu *cpu, const kiln_node *n, const kiln_view *in, kiln_view *out, int is_max,
+                            kiln_err *e) {
+    KILN_TRY(kiln__cpu_need_f32(n, in, 1, out, e));
+    const kiln_pool_attr *a = &n->a.pool;
+    kiln_window w;
+    KILN_TRY(kiln_window_pool(a, &in[0].shape, &w, e));
+    pool_job j = {&w, {NULL}, in[0].data, out[0].data, NULL, a->storage_order, is_max, 0, 1};
+    if (is_max && n->n_out > 1 && out[1].data) {
+        if (out[1].dtype != KILN_I64)
+            return kiln_err_set(e, KILN_ERR_DTYPE, "MaxPool: Indices output must be int64");
+        j.idx = out[1].data;
+    }
+    axis_range *r = kiln_cpu_scratch(cpu, KILN_CPU_SLOT_AUX,
+                                     (size_t)(w.out[0] + w.out[1] + w.out[2]) * sizeof(axis_range));
+    if (!r) return kiln_err_set(e, KILN_ERR_NOMEM, "%s: out of memory", kiln_op_name(n->op));
+    axis_range *ax[KILN_WINDOW_DIMS] = {r, r + w.out[0], r + w.out[0] + w.out[1]};
+    build_ranges(&w, a->count_include_pad, ax);
+    for (int d = 0; d < KILN_WINDOW_DIMS; d++) j.ax[d] = ax[d];
+    j.planes = in[0].shape.d[0] * in[0].shape.d[1];
+    int64_t work = kiln_window_out_numel(&w) * kiln_window_k_numel(&w) + 1;
+    j.chunk = 1 + 16384 / work;
+    kiln_pool_for(kiln_cpu_pool(cpu), (j.planes + j.chunk - 1) / j.chunk, pool_task, &j);
+    return KILN_OK;
+}
+
+kiln_status kiln__cpu_maxpool(kiln_cpu *cpu, const kiln_node *n, const kiln_view *in, kiln_view *out, kiln_err *e) {
+    return run_pool(cpu, n, in, out, 1, e);
+}
+
+kiln_status kiln__cpu_avgpool(kiln_cpu *cpu, const kiln_node *n, const kiln_view *in, kiln_view *out, kiln_err *e) {
+    return run_pool(cpu, n, in, out, 0, e);
+}
+
+typedef struct gpool_job {
+    const float *x;
+    float *y;
+    int64_t plane, planes, chunk;
+    int is_max;
+} gpool_job;
+
+static void gpool_task(void *arg, int64_t t, int thread) {
+    (void)thread;
+    const gpool_job *j = arg;
+    for (int64_t p = t * j->chunk; p < (t + 1) * j->chunk && p < j->planes; p++) {
+        const float *x = j->x + p * j->plane;
+        if (j->is_max) {
+            float m = j->plane ? x[0] : -FLT_MAX;
+            for (int64_t i = 1; i < j->plane; i++) m = x[i] > m ? x[i] : m;
+            j->y[p] = m;
+        } else {
+            /* Eight partial sums: vectorizable, and more accurate than one running sum. */
+            float s8[8] = {0};
+            int64_t i = 0;
+            for (; i + 8 <= j->plane; i += 8)
+                for (int l = 0; l < 8; l++) s8[l] += x[i + l];
+            double s = 0;
+            for (int l = 0; l < 8; l++) s += s8[l];
+            for (; i < j->plane; i++) s += x[i];
+            j->y[p] = j->plane ? (float)(s / (double)j->plane) : 0.0f;
+        }
+    }
+}
+
+kiln_status kiln__cpu_global_pool(kiln_cpu *cpu, const kiln_node *n, const kiln_view *in, kiln_view *out,
+                                  kiln_err *e) {
+    KILN_TRY(kiln__cpu_need_f32(n, in, 1, out, e));
+    const kiln_shape *s = &in[0].shape;
+    gpool_job j = {in[0].data, out[0].data, 1, s->d[0] * s->d[1], 1, n->op == KILN_OP_GLOBAL_MAXPOOL};
+    for (int i = 2; i < s->ndim; i++) j.plane *= s->d[i];
+    j.chunk = 1 + 16384 / (j.plane + 1);
+    kiln_pool_for(kiln_cpu_pool(cpu), (j.planes + j.chunk - 1) / j.chunk, gpool_task, &j);
+    return KILN_OK;
+}

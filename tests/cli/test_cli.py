@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""CLI behaviour: every command answers --help, works on a small model, and turns bad input into
+a one-line 'kiln: ...' error with a non-zero exit, never a crash.
+
+usage: test_cli.py KILN WORKDIR"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+KILN, WORK = sys.argv[1], sys.argv[2]
+os.makedirs(WORK, exist_ok=True)
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL: {what}")
+
+
+def kiln(*args, timeout=300):
+    r = subprocess.run([KILN, *args], capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+def expect_error(args, needle, what):
+    rc, out, err = kiln(*args)
+    lines = [l for l in err.strip().splitlines() if l]
+    ok = (rc not in (0,) and rc > 0 and rc < 128 and len(lines) == 1 and lines[0].startswith("kiln")
+          and needle.lower() in lines[0].lower() and "Sanitizer" not in err)
+    check(ok, f"{what}: rc={rc} stderr={err.strip()!r} (wanted one line containing {needle!r})")
+
+
+def path(name):
+    return os.path.join(WORK, name)
+
+
+def tiny_model(name, op="Relu", opset=13, with_weight=True, dynamic=True):
+    """x (N x 4) -> MatMul W (4 x 3) -> op -> y (N x 3)."""
+    batch = "batch" if dynamic else 2
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 3])
+    w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3) / 10, "W")
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["h"], name="mm"),
+             helper.make_node(op, ["h"], ["y"], name="act")]
+    g = helper.make_graph(nodes, "tiny", [x], [y], [w] if with_weight else [])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    onnx.save(m, path(name))
+    return path(name)
+
+
+good = tiny_model("tiny.onnx")
+x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
+np.save(path("x.npy"), x)
+
+# --help everywhere
+for cmd in ["zoo", "inspect", "run", "bench", "compare", "build", "graph", "profile"]:
+    rc, out, err = kiln(cmd, "--help")
+    if "unknown command" in err:
+        continue
+    check(rc == 0 and "usage: kiln " + cmd in out, f"kiln {cmd} --help")
+rc, out, _ = kiln("--help")
+check(rc == 0 and "commands:" in out, "kiln --help")
+
+# a run that works, output checked against numpy
+rc, out, err = kiln("run", good, "--input", "x=" + path("x.npy"), "--output", path("y.npy"))
+check(rc == 0, f"run tiny: {err}")
+if rc == 0:
+    y = np.load(path("y.npy"))
+    ref = np.maximum(x @ (np.arange(12, dtype=np.float32).reshape(4, 3) / 10), 0)
+    check(y.shape == (2, 3) and np.allclose(y, ref, rtol=1e-6, atol=1e-6), "run tiny: values")
+rc, out, err = kiln("inspect", good)
+check(rc == 0 and "MatMul" in out, "inspect tiny")
+
+# bad inputs
+data = open(good, "rb").read()
+open(path("trunc.onnx"), "wb").write(data[: len(data) // 2])
+expect_error(["run", path("trunc.onnx")], "", "truncated ONNX")
+open(path("random.onnx"), "wb").write(np.random.default_rng(1).bytes(3000))
+expect_error(["run", path("random.onnx")], "", "random-byte ONNX")
+expect_error(["run", tiny_model("unknown_op.onnx", op="FancyOp")], "FancyOp", "unknown op")
+expect_error(["run", tiny_model("no_weight.onnx", with_weight=False)], "W", "missing initializer")
+expect_error(["run", path("does_not_exist.onnx")], "does_not_exist", "missing file")
+expect_error(["run", "zoo:nonet"], "nonet", "unknown zoo model")
+np.save(path("x_wrong.npy"), np.zeros((2, 5), np.float32))
+expect_error(["run", good, "--input", "x=" + path("x_wrong.npy")], "shape", "wrong input shape")
+np.save(path("x_int.npy"), np.zeros((2, 4), np.int32))
+expect_error(["run", good, "--input", "x=" + path("x_int.npy")], "int32", "wrong input dtype")
+open(path("bad.npy"), "wb").write(b"\x93NUMPY\x01\x00garbage")
+expect_error(["run", good, "--input", "x=" + path("bad.npy")], "bad.npy", "bad .npy")
+expect_error(["run", good, "--input", "nosuch=" + path("x.npy")], "nosuch", "unknown input name")
+expect_error(["run", good, "--batch", "0"], "--batch", "batch 0")
+expect_error(["run", good, "--precision", "fp7"], "fp7", "unknown precision")
+expect_error(["bogus"], "bogus", "unknown command")
+expect_error(["run", good, "--frobnicate"], "frobnicate", "unknown option")
+fixed = tiny_model("fixed.onnx", dynamic=False)
+expect_error(["run", fixed, "--batch", "3"], "fixed", "batch on a fixed-batch model")
+expect_error(["run", good, "--shape", "x=2x4x4"], "dimensions", "--shape with the wrong rank")
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

@@ -384,6 +384,27 @@ def dim_param_case():
     save(m, "dim_param.onnx")
 
 
+def chain_case():
+    """A long chain: hundreds of tensors and initializers (the name table grows)."""
+    nodes, inits, prev = [], [], "x"
+    for i in range(300):
+        inits.append(init("b%d" % i, np.full((1, 4), float(i), np.float32)))
+        nodes.append(h.make_node("Add", [prev, "b%d" % i], ["a%d" % i], name="add%d" % i))
+        nodes.append(h.make_node("Relu", ["a%d" % i], ["r%d" % i], name="relu%d" % i))
+        prev = "r%d" % i
+    save(model(nodes, [vi("x", TP.FLOAT, [1, 4])], [vi(prev, TP.FLOAT, [1, 4])], inits,
+               opset=13), "chain.onnx")
+
+
+def order_case():
+    x = [vi("x", TP.FLOAT, [4, 2])]
+    # unnamed nodes, an empty output name, and nodes listed in reverse order
+    save(model([h.make_node("Identity", ["s0"], ["y"]),
+                h.make_node("Split", ["a"], ["s0", ""], axis=0),
+                h.make_node("Relu", ["x"], ["a"])],
+               x, [vi("y", TP.FLOAT, [2, 2])], opset=13), "unsorted.onnx", check=False)
+
+
 # ---- bad models ----------------------------------------------------------------------------
 
 def bad_cases():
@@ -462,6 +483,63 @@ def bad_cases():
                h.make_node("Relu", ["a"], ["b"], name="n2"),
                h.make_node("Identity", ["a"], ["y"], name="n3")], x, y))
 
+    # attribute values the spec forbids or kiln does not run
+    def one(fname, node, inits=(), opset=13, inputs=x):
+        bad(fname, model([node], inputs, y, list(inits), opset=opset))
+
+    one("bad_conv_pads.onnx", h.make_node("Conv", ["x", "W"], ["y"], name="c", pads=[1, 1, 1]),
+        [W])
+    one("bad_conv_kernel.onnx",
+        h.make_node("Conv", ["x", "W"], ["y"], name="c", kernel_shape=[5, 5]), [W])
+    one("bad_conv_stride.onnx",
+        h.make_node("Conv", ["x", "W"], ["y"], name="c", strides=[0, 1]), [W])
+    one("bad_conv_autopad.onnx",
+        h.make_node("Conv", ["x", "W"], ["y"], name="c", auto_pad="SAME"), [W])
+    one("bad_perm.onnx", h.make_node("Transpose", ["x"], ["y"], name="t", perm=[0, 1, 1, 3]))
+    one("bad_pool_kernel.onnx", h.make_node("MaxPool", ["x"], ["y"], name="p", strides=[2, 2]))
+    one("bad_split_count.onnx", h.make_node("Split", ["x"], ["y"], name="s", split=[1, 2]),
+        opset=11)
+    one("bad_concat_axis.onnx", h.make_node("Concat", ["x", "x"], ["y"], name="cat"))
+    one("bad_unsqueeze_axes.onnx", h.make_node("Unsqueeze", ["x"], ["y"], name="u"), opset=11)
+    one("bad_slice_attrs.onnx",
+        h.make_node("Slice", ["x"], ["y"], name="sl", starts=[0, 0], ends=[1]), opset=9)
+    one("bad_lrn_size.onnx", h.make_node("LRN", ["x"], ["y"], name="lrn"))
+    one("bad_pad_odd.onnx", h.make_node("Pad", ["x"], ["y"], name="pad", pads=[1, 1, 1]),
+        opset=10)
+    one("bad_resize_mode.onnx",
+        h.make_node("Resize", ["x", "", "sc"], ["y"], name="rs", mode="bicubic"),
+        [init("sc", np.array([1, 1, 2, 2], np.float32))])
+    one("bad_dropout_training.onnx",
+        h.make_node("Dropout", ["x", "r", "tm"], ["y"], name="drop"),
+        [init("r", np.array(0.5, np.float32)), init("tm", np.array(True))])
+    one("bad_cast_saturate.onnx",
+        h.make_node("Cast", ["x"], ["y"], name="cast", to=17, saturate=0), opset=19)
+    one("bad_cos_value.onnx",
+        h.make_node("ConstantOfShape", ["shp"], ["y"], name="cos",
+                    value=h.make_tensor("v", TP.FLOAT, [2], [1.0, 2.0])),
+        [init("shp", np.array([2, 2], np.int64))])
+    one("bad_const_two.onnx",
+        h.make_node("Constant", [], ["y"], name="k", value_float=1.0, value_int=2))
+    one("bad_const_string.onnx",
+        h.make_node("Constant", [], ["y"], name="k", value_string="hello"))
+    one("bad_conv_group.onnx", h.make_node("Conv", ["x", "W"], ["y"], name="c", group=0), [W])
+    one("bad_upsample_scales.onnx",
+        h.make_node("Upsample", ["x"], ["y"], name="up", scales=[1.0, 1.0, -2.0, 2.0]), opset=7)
+    one("bad_squeeze_axes.onnx", h.make_node("Squeeze", ["x"], ["y"], name="sq", axes=[1, 1]),
+        opset=11)
+    bad("bad_input_negdim.onnx", model(relu, [vi("x", TP.FLOAT, [-2, 3])], y))
+    bad("bad_input_rank9.onnx", model(relu, [vi("x", TP.FLOAT, [1] * 9)], y))
+    bad("bad_dup_input.onnx", model(relu, x + x, y))
+    sparse = model(relu, x, y)
+    sparse.graph.sparse_initializer.append(h.make_sparse_tensor(
+        h.make_tensor("sv", TP.FLOAT, [1], [1.0]), h.make_tensor("si", TP.INT64, [1], [0]), [4]))
+    bad("bad_sparse_init.onnx", sparse)
+    open(os.path.join(OUT, "bad_empty.onnx"), "wb").close()
+    bad("bad_dup_init.onnx", model(relu, x, y, [init("w", np.ones(2, np.float32)),
+                                                init("w", np.ones(3, np.float32))]))
+    bad("bad_i32_count.onnx",
+        model(relu, x, y, [typed_tensor("w_i32", TP.INT32, [3], "int32_data", [1, 2])]))
+
     good = model([h.make_node("Conv", ["x", "W"], ["c"], name="conv1", kernel_shape=[3, 3]),
                   h.make_node("Relu", ["c"], ["y"], name="relu")], x, y, [W]).SerializeToString()
     with open(os.path.join(OUT, "bad_truncated.onnx"), "wb") as f:
@@ -500,6 +578,8 @@ def main():
     external_cases()
     constants_case()
     dim_param_case()
+    chain_case()
+    order_case()
     bad_cases()
 
 

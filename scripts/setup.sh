@@ -9,6 +9,7 @@ APT_PACKAGES=(
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev zlib1g-dev   # ONNX import
   python3 python3-numpy python3-torch python3-torchvision python3-onnx  # fixtures and peers
   dataset-fashion-mnist                                          # real data for accuracy
+  graphviz                                                       # kiln graph output renders in tests
 )
 # Node.js and npm run the ONNX Runtime peer. Any install will do (Debian's or NodeSource's, which
 # conflicts with Debian's npm package), so look for the commands, not for packages.

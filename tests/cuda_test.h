@@ -20,6 +20,7 @@
 #define CUDA_TEST_REQUIRE_DEVICE()                                                               \
     do {                                                                                         \
         int n__ = 0;                                                                             \
+        setvbuf(stdout, NULL, _IOLBF, 0); /* keep printed lines if a library call crashes */     \
         kiln_err e__ = {0};                                                                      \
         if (kiln_cuda_device_count(&n__, &e__) != KILN_OK) {                                     \
             printf("%s\n", e__.msg);                                                             \

@@ -41,6 +41,7 @@ static kiln_status memset_work(void *ctx, cudaStream_t s, kiln_err *e) {
 }
 
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc > 1 && strcmp(argv[1], "--expect-no-device") == 0) {
         /* Child run (CUDA_VISIBLE_DEVICES=""): the GPU is hidden from this process. */
         check_no_device();

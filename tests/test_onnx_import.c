@@ -362,7 +362,46 @@ static void test_attrs_op18(void) {
     kiln_graph_destroy(g);
 }
 
+/* Unnamed nodes get "<op>_<index>", empty output names fresh tensors, and nodes listed out of
+   order are sorted. */
+static void test_order(void) {
+    kiln_graph *g = onnx_case_ok("unsorted.onnx");
+    if (!g) return;
+    CHECK(g->n_n == 3, "3 nodes");
+    if (g->n_n == 3) {
+        CHECK(g->n[0].op == KILN_OP_RELU && !strcmp(g->n[0].name, "Relu_2"), "first: Relu_2");
+        CHECK(g->n[1].op == KILN_OP_SPLIT && !strcmp(g->n[1].name, "Split_1"), "then Split_1");
+        CHECK(g->n[2].op == KILN_OP_IDENTITY && !strcmp(g->n[2].name, "Identity_0"),
+              "last: Identity_0");
+        const kiln_node *sp = &g->n[1];
+        CHECK(sp->n_out == 2 && sp->out[1] >= 0 && sp->out[1] != sp->out[0] &&
+                  g->t[sp->out[1]].kind == KILN_TENSOR_ACT,
+              "empty output name: a fresh tensor");
+    }
+    kiln_err e;
+    CHECK_OK(kiln_graph_validate(g, &e));
+    kiln_graph_destroy(g);
+}
+
+static void test_chain(void) {
+    kiln_graph *g = onnx_case_ok("chain.onnx");
+    if (!g) return;
+    CHECK(g->n_n == 600 && g->n_t == 300 + 1 + 600, "chain: %d nodes, %d tensors", g->n_n,
+          g->n_t);
+    kiln_node *n = onnx_node(g, "add250");
+    if (n) {
+        const kiln_tensor *b = &g->t[n->in[1]];
+        CHECK(!strcmp(onnx_in_name(g, n, 0), "r249") && !strcmp(b->name, "b250") &&
+                  b->kind == KILN_TENSOR_CONST && ((const float *)b->data)[3] == 250.0f,
+              "add250 reads r249 and b250");
+    }
+    CHECK(g->n_outputs == 1 && !strcmp(g->t[g->outputs[0]].name, "r299"), "chain output");
+    kiln_graph_destroy(g);
+}
+
 int main(void) {
+    test_order();
+    test_chain();
     test_conv_relu_pool(7);
     test_conv_relu_pool(13);
     test_clip();

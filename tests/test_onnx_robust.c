@@ -9,7 +9,8 @@
 static const char *const models[] = {
     "conv_relu_pool_op7.onnx", "conv_relu_pool_op13.onnx", "attrs_op11.onnx", "attrs_op15.onnx",
     "attrs_op18.onnx",         "tensors.onnx",             "constants.onnx",  "resize_op13.onnx",
-    "dim_param.onnx",          "ext/ext_data.onnx",
+    "dim_param.onnx",          "ext/ext_data.onnx",        "unsorted.onnx",   "resize_op19.onnx",
+    "upsample_op7.onnx",       "slice_op1.onnx",           "pad_op2.onnx",    "clip_attr_op9.onnx",
 };
 
 static unsigned char *read_case(const char *name, size_t *n) {
@@ -93,7 +94,7 @@ int main(void) {
         unsigned char *buf = read_case(models[i], &n);
         if (!buf) continue;
         test_prefixes(models[i], buf, n, dir);
-        test_mutations(models[i], buf, n, dir, &r, 1500);
+        test_mutations(models[i], buf, n, dir, &r, 3000);
         free(buf);
     }
     /* Pure noise, many lengths. */

@@ -128,8 +128,8 @@ static kiln_status slice_attrs(const kiln__onnx_node *nd, kiln_slice_attr *a) {
                                    "required");
     if (ns != ne || (na >= 0 && na != ns))
         return kiln__onnx_node_err(nd, KILN_ERR_PARSE,
-                                   "attributes 'starts', 'ends' and 'axes' differ in length "
-                                   "(%d, %d, %d)", ns, ne, na);
+                                   "attributes 'starts' (%d values), 'ends' (%d) and 'axes' (%d) "
+                                   "differ in length", ns, ne, na < 0 ? ns : na);
     a->n = ns;
     a->has_axes = na >= 0;
     return KILN_OK;

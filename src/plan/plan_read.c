@@ -148,7 +148,9 @@ static kiln_status check_device(const loaded *l, kiln_engine *n, const char *nam
     if ((unsigned)n->precision >= KILN_PREC_COUNT)
         return kiln_err_set(e, KILN_ERR_PARSE, "%s: unknown precision %u (corrupted file)", name,
                             (unsigned)n->precision);
-    n->iface = b <= KILN_BACKEND_CUDA ? kiln_backend_get((kiln_backend_kind)b) : NULL;
+    if (b > KILN_BACKEND_CUDA)
+        return kiln_err_set(e, KILN_ERR_PARSE, "%s: unknown backend %u (corrupted file?)", name, b);
+    n->iface = kiln_backend_get((kiln_backend_kind)b);
     if (!n->iface)
         return kiln_err_set(e, KILN_ERR_UNSUPPORTED,
                             "%s: the plan is for the %s backend, which this kiln was built "

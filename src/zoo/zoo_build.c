@@ -38,6 +38,7 @@ static int nomem(kiln__zb *b) { return kiln__zb_fail(b, KILN_ERR_NOMEM, "out of 
 
 /* Record tensor id's batch-1 shape, growing the table with the graph. */
 static int track(kiln__zb *b, int id, const kiln_shape *s) {
+    kiln_shape v = *s; /* s may point into the table that is about to move */
     if (id < 0) return nomem(b);
     if (id >= b->cap_shape) {
         int nc = b->cap_shape ? b->cap_shape * 2 : 256;
@@ -47,7 +48,7 @@ static int track(kiln__zb *b, int id, const kiln_shape *s) {
         b->shape = ns;
         b->cap_shape = nc;
     }
-    b->shape[id] = *s;
+    b->shape[id] = v;
     return id;
 }
 
@@ -204,7 +205,7 @@ static void set_spatial(int64_t *a, int64_t v) { a[0] = a[1] = v; }
 int kiln__zb_conv(kiln__zb *b, int x, const char *m, int64_t cout, int64_t k, int64_t stride,
                   int64_t pad, int64_t group, int bias) {
     if (b->st != KILN_OK || x < 0) return -1;
-    const kiln_shape *xs = &b->shape[x];
+    const kiln_shape xsv = b->shape[x], *xs = &xsv; /* param() below may move the table */
     int64_t cin = xs->d[1];
     if (cin % group || cout % group) return kiln__zb_fail(b, KILN_ERR_INTERNAL, "bad conv groups");
     int64_t ho = (xs->d[2] + 2 * pad - k) / stride + 1, wo = (xs->d[3] + 2 * pad - k) / stride + 1;
@@ -326,7 +327,7 @@ int kiln__zb_flatten(kiln__zb *b, int x, const char *m) {
 
 int kiln__zb_linear(kiln__zb *b, int x, const char *m, int64_t nout, double gain) {
     if (b->st != KILN_OK || x < 0) return -1;
-    const kiln_shape *xs = &b->shape[x];
+    const kiln_shape xsv = b->shape[x], *xs = &xsv; /* param() below may move the table */
     if (xs->ndim != 2) return kiln__zb_fail(b, KILN_ERR_INTERNAL, "Linear needs a 2-D input");
     int64_t nin = xs->d[1];
     double bb = 1.0 / sqrt((double)nin);

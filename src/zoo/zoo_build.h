@@ -54,7 +54,7 @@ int kiln__zb_linear(kiln__zb *b, int x, const char *m, int64_t nout, double gain
 int kiln__zb_add(kiln__zb *b, int x, int y, const char *m);
 int kiln__zb_concat(kiln__zb *b, const int *xs, int n, const char *m); /* along channels */
 
-/* Batch-1 shape of tensor id as built (NULL after a failure). */
+/* Batch-1 shape of tensor id as built (NULL after a failure); valid until the next layer call. */
 const kiln_shape *kiln__zb_shape(const kiln__zb *b, int id);
 /* Fail the build with a message (for model code's own checks); returns -1. */
 int kiln__zb_fail(kiln__zb *b, kiln_status s, const char *msg);

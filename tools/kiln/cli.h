@@ -70,6 +70,8 @@ void cli_progress_cb(void *user, int done, int total, const char *what);
 int cmd_zoo(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_build(int argc, char **argv);
+int cmd_graph(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 

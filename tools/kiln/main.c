@@ -13,6 +13,8 @@ typedef struct {
 static const command commands[] = {
     {"zoo", cmd_zoo, "list built-in models (name, parameters, MACs, input shape)"},
     {"inspect", cmd_inspect, "layers, shapes, parameters and MACs of a model or plan"},
+    {"build", cmd_build, "optimize and build a model into an engine file (.plan)"},
+    {"graph", cmd_graph, "write a model's graph (as imported or optimized) as Graphviz DOT"},
     {"run", cmd_run, "run a model or plan once on given or random input"},
     {"bench", cmd_bench, "measure latency and throughput"},
     {"compare", cmd_compare, "kiln in every precision vs PyTorch and ONNX Runtime, one table"},

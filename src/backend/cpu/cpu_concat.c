@@ -30,7 +30,7 @@ static void cc_range(void *arg, int64_t b, int64_t e) {
             }
             char *p = (char *)v->data + (size_t)o * blk;
             /* A part already in place (Concat planned in place by the optimizer) stays. */
-            if (p == w + 1) {
+            if (p != w) {
                 if (c->split) memcpy(p, w, blk);
                 else memcpy(w, p, blk);
             }

@@ -111,6 +111,13 @@ static void rows_range(void *arg, int64_t b, int64_t e) {
 
 /* ---- the general path ---- */
 
+/* The highest (or lowest) value of integer type t: what an empty ReduceMin (Max) gives. */
+static void store_limit(void *y, kiln_dtype t, int64_t o, int highest) {
+    if (t == KILN_I64) kiln__store_int(y, t, o, highest ? INT64_MAX : INT64_MIN);
+    else if (t == KILN_U64) kiln__store_int(y, t, o, highest ? -1 : 0);
+    else kiln_elem_set(y, t, o, highest ? INFINITY : -INFINITY); /* saturates to the limit */
+}
+
 static void general_range(void *arg, int64_t b, int64_t e) {
     const red_ctx *c = arg;
     int kept[KILN_MAX_DIMS], red[KILN_MAX_DIMS], nk = 0, nr = 0;
@@ -158,7 +165,7 @@ static void general_range(void *arg, int64_t b, int64_t e) {
             if (c->op == KILN_OP_REDUCE_MEAN)
                 kiln_elem_set(c->y, c->dt, o, c->count ? (double)iacc / (double)c->count : 0);
             else if (c->count == 0 && c->op != KILN_OP_REDUCE_SUM)
-                kiln_elem_set(c->y, c->dt, o, init_value(c->op)); /* saturates to the limits */
+                store_limit(c->y, c->dt, o, c->op == KILN_OP_REDUCE_MIN);
             else
                 kiln__store_int(c->y, c->dt, o, iacc);
         } else {

@@ -2,9 +2,13 @@
  * layers (batch 1, 224x224, bias + ReLU fused, residual fused where ResNet adds it), and the
  * resulting estimate of a ResNet-50 forward pass. Not a test: run it by hand.
  *
- *   kiln_cpu_gemm_bench [threads] [--variants]
+ *   kiln_cpu_gemm_bench [threads] [--variants] [--layer N] [--reps N] [--cold]
  *
- * Each measurement is the best of several runs after a warm-up (the machine is shared).
+ * threads 0 (default): one per core. --variants times every GEMM micro-kernel the CPU runs;
+ * --layer times only ResNet-50 conv layer N (for profiling); --cold evicts the caches before
+ * each timed run, as a whole network does (its 100 MB of weights stream from memory). Each
+ * measurement is the best of
+ * several runs after a warm-up (the machine may be shared).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,19 +31,52 @@ static float *rnd(kiln_rng *r, int64_t n) {
     return p;
 }
 
+static int g_reps = 5;
+static char *g_flush; /* --cold: written before each timed run to evict the caches */
+#define FLUSH_BYTES ((size_t)256 << 20)
+
+typedef void (*bench_fn)(void *ctx);
+
 /* Best time of `reps` runs of fn after one warm-up. */
-#define BEST_OF(reps, stmt)                                                                      \
-    ({                                                                                           \
-        stmt;                                                                                    \
-        double best_ = 1e30;                                                                     \
-        for (int r_ = 0; r_ < (reps); r_++) {                                                    \
-            double t0_ = now();                                                                  \
-            stmt;                                                                                \
-            double t_ = now() - t0_;                                                             \
-            if (t_ < best_) best_ = t_;                                                          \
-        }                                                                                        \
-        best_;                                                                                   \
-    })
+static double best_of(int reps, bench_fn fn, void *ctx) {
+    fn(ctx);
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        if (g_flush)
+            for (size_t i = 0; i < FLUSH_BYTES; i += 64) g_flush[i]++;
+        double t0 = now();
+        fn(ctx);
+        double t = now() - t0;
+        if (t < best) best = t;
+    }
+    return best;
+}
+
+
+typedef struct gemm_ctx {
+    kiln_cpu *cpu;
+    const kiln_gemm *g;
+    int variant;
+} gemm_ctx;
+
+static void gemm_once(void *p) {
+    gemm_ctx *c = p;
+    kiln_err e;
+    if (kiln_gemm_run_variant(c->cpu, c->g, c->variant, &e) != KILN_OK) fprintf(stderr, "gemm: %s\n", e.msg);
+}
+
+typedef struct node_ctx {
+    kiln_cpu *cpu;
+    const kiln_node *n;
+    kiln_view *in, *out;
+} node_ctx;
+
+static void node_once(void *p) {
+    node_ctx *c = p;
+    kiln_err e;
+    if (kiln_cpu_nn_lookup((kiln_op)c->n->op)(c->cpu, c->n, c->in, c->out, &e) != KILN_OK)
+        fprintf(stderr, "%s: %s\n", kiln_op_name(c->n->op), e.msg);
+}
 
 static void bench_gemm(kiln_cpu *cpu, kiln_rng *r, int variants) {
     static const int64_t shapes[][3] = {
@@ -53,8 +90,8 @@ static void bench_gemm(kiln_cpu *cpu, kiln_rng *r, int variants) {
                        .c = c, .ldc = n, .alpha = 1.0f};
         for (int v = 0; v < (variants ? kiln_gemm_variant_count() : 1); v++) {
             if (!kiln_gemm_variant_supported(v)) continue;
-            kiln_err e;
-            double t = BEST_OF(5, kiln_gemm_run_variant(cpu, &g, v, &e));
+            gemm_ctx gc = {cpu, &g, v};
+            double t = best_of(g_reps, gemm_once, &gc);
             printf("%-14s %6lld %6lld %6lld %10.3f %9.1f\n", v ? kiln_gemm_variant_name(v) : "default", (long long)m,
                    (long long)n, (long long)k, t * 1e3, 2.0 * (double)(m * n * k) / t * 1e-9);
         }
@@ -96,17 +133,17 @@ static const conv_layer resnet50[] = {
     {"l4 ds/2 1024>2048", 1024, 2048, 14, 1, 2, 1, 0},
 };
 
-static double run_node(kiln_cpu *cpu, const kiln_node *n, kiln_view *in, kiln_view *out, int reps) {
-    kiln_cpu_kernel k = kiln_cpu_nn_lookup((kiln_op)n->op);
-    kiln_err e;
-    return BEST_OF(reps, k(cpu, n, in, out, &e));
+static double run_node(kiln_cpu *cpu, const kiln_node *n, kiln_view *in, kiln_view *out) {
+    node_ctx c = {cpu, n, in, out};
+    return best_of(g_reps, node_once, &c);
 }
 
-static void bench_resnet50(kiln_cpu *cpu, kiln_rng *r) {
+static void bench_resnet50(kiln_cpu *cpu, kiln_rng *r, int only) {
     printf("\n%-18s %5s %9s %9s %9s %10s\n", "ResNet-50 layer", "count", "MMAC", "ms", "GFLOP/s", "total ms");
     double total = 0, macs = 0;
     int ids_in[4] = {0, 1, 2, 3}, ids_out[1] = {4};
     for (size_t l = 0; l < sizeof resnet50 / sizeof resnet50[0]; l++) {
+        if (only >= 0 && (int)l != only) continue;
         const conv_layer *c = &resnet50[l];
         int64_t pad = c->k / 2, out_hw = (c->hw + 2 * pad - c->k) / c->stride + 1;
         kiln_node n;
@@ -134,7 +171,7 @@ static void bench_resnet50(kiln_cpu *cpu, kiln_rng *r) {
         };
         kiln_view out[1] = {{KILN_F32, {4, {1, c->cout, out_hw, out_hw}}, rnd(r, c->cout * out_hw * out_hw)}};
         double mac = (double)c->cout * out_hw * out_hw * c->cin * c->k * c->k;
-        double t = run_node(cpu, &n, in, out, 5);
+        double t = run_node(cpu, &n, in, out);
         total += t * c->count;
         macs += mac * c->count;
         printf("%-18s %5lld %9.1f %9.3f %9.1f %10.2f\n", c->name, (long long)c->count, mac * 1e-6, t * 1e3,
@@ -142,6 +179,7 @@ static void bench_resnet50(kiln_cpu *cpu, kiln_rng *r) {
         for (int i = 0; i < 4; i++) free(in[i].data);
         free(out[0].data);
     }
+    if (only >= 0) return;
     /* The rest of the network: max pool, global average pool, the classifier. */
     double rest = 0;
     {
@@ -154,7 +192,7 @@ static void bench_resnet50(kiln_cpu *cpu, kiln_rng *r) {
         for (int i = 0; i < 2; i++) n.a.pool.kernel[i] = 3, n.a.pool.stride[i] = 2, n.a.pool.pad_begin[i] = n.a.pool.pad_end[i] = 1;
         kiln_view in[1] = {{KILN_F32, {4, {1, 64, 112, 112}}, rnd(r, 64 * 112 * 112)}};
         kiln_view out[1] = {{KILN_F32, {4, {1, 64, 56, 56}}, rnd(r, 64 * 56 * 56)}};
-        double t = run_node(cpu, &n, in, out, 5);
+        double t = run_node(cpu, &n, in, out);
         printf("%-18s %5d %9s %9.3f\n", "maxpool 3x3/2", 1, "", t * 1e3);
         rest += t;
         free(in[0].data), free(out[0].data);
@@ -170,7 +208,7 @@ static void bench_resnet50(kiln_cpu *cpu, kiln_rng *r) {
                            {KILN_F32, {2, {1000, 2048}}, rnd(r, 2048 * 1000)},
                            {KILN_F32, {1, {1000}}, rnd(r, 1000)}};
         kiln_view out[1] = {{KILN_F32, {2, {1, 1000}}, rnd(r, 1000)}};
-        double t = run_node(cpu, &n, in, out, 5);
+        double t = run_node(cpu, &n, in, out);
         printf("%-18s %5d %9.1f %9.3f %9.1f\n", "fc 2048>1000", 1, 2.048, t * 1e3, 2 * 2.048e6 / t * 1e-9);
         rest += t;
         macs += 2.048e6;
@@ -184,14 +222,21 @@ static void bench_resnet50(kiln_cpu *cpu, kiln_rng *r) {
 }
 
 int main(int argc, char **argv) {
-    int threads = argc > 1 ? atoi(argv[1]) : 0;
-    int variants = argc > 2 && !strcmp(argv[2], "--variants");
+    int threads = 0, variants = 0, only = -1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--variants")) variants = 1;
+        else if (!strcmp(argv[i], "--layer") && i + 1 < argc) only = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) g_reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--cold")) g_flush = calloc(1, FLUSH_BYTES);
+        else threads = atoi(argv[i]);
+    }
     kiln_cpu *cpu = kiln_cpu_create(threads);
     kiln_rng r;
     kiln_rng_seed(&r, 42);
     printf("threads: %d, GEMM kernel: %s\n", kiln_pool_size(kiln_cpu_pool(cpu)), kiln_gemm_variant_name(0));
-    bench_gemm(cpu, &r, variants);
-    bench_resnet50(cpu, &r);
+    if (only < 0) bench_gemm(cpu, &r, variants);
+    bench_resnet50(cpu, &r, only);
     kiln_cpu_destroy(cpu);
+    free(g_flush);
     return 0;
 }

@@ -12,7 +12,7 @@
 #      optional environment (put it in front of the command):
 #          KILN_GPU_BUDGET_S=420   seconds this script may use in total (default 420: a call is
 #                                  limited to 600 s and machine start-up counts against it)
-#          KILN_GPU_CPU_SUITE=0    skip the CPU suite
+#          KILN_GPU_CPU_SUITE=0    skip the CPU suite; KILN_GPU_CPU_MAX_S=150 caps its time
 #          KILN_GPU_TESTS=REGEX    only the GPU tests matching REGEX (ctest -R)
 #          KILN_GPU_JOBS=16        build parallelism; KILN_GPU_BUILD_DIR=build-gpu
 #   3. read the table at the end; full logs are under the files the tool fetched.
@@ -70,7 +70,7 @@ build_ok=0
   if [ ${#GEN[@]} -gt 0 ]; then cmake --build "$BUILD" -j"$JOBS" -- -k 0; else cmake --build "$BUILD" -j"$JOBS" -- -k; fi
 } > "$OUT/build.log" 2>&1 && build_ok=1
 say "build: $([ $build_ok = 1 ] && echo ok || echo 'FAILED (see build.log; running what was built)')"
-grep -E "error|Error" "$OUT/build.log" | grep -v "^--" | head -20
+grep -E "error:|FAILED:|CMake Error" "$OUT/build.log" | head -20
 
 # ---- GPU tests ------------------------------------------------------------------------------
 gpu_rc=1
@@ -85,7 +85,8 @@ say "GPU tests: exit $gpu_rc"
 # ---- CPU suite (informational, bounded by the time left) ------------------------------------
 cpu_rc=skipped
 if [ "${KILN_GPU_CPU_SUITE:-1}" != 0 ] && [ "$(left)" -gt 90 ]; then
-  (cd "$BUILD" && timeout $(( $(left) - 60 )) ctest -LE gpu -j"$JOBS" --timeout 120 --output-on-failure) \
+  cap=$(( $(left) - 60 )); max=${KILN_GPU_CPU_MAX_S:-150}; [ "$cap" -gt "$max" ] && cap=$max
+  (cd "$BUILD" && timeout "$cap" ctest -LE gpu -j"$JOBS" --timeout 120 --output-on-failure) \
     > "$OUT/cpu-tests.log" 2>&1
   cpu_rc=$?
   say "CPU suite: exit $cpu_rc"

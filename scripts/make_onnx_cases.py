@@ -347,7 +347,12 @@ def external_cases():
         "bad_ext_short.onnx": ("weights.bin", 48, 24),
         "bad_ext_length.onnx": ("weights.bin", 0, 20),
         "bad_ext_offset.onnx": ("weights.bin", "-4", 24),
+        "bad_ext_fifo.onnx": ("fifo.bin", 0, 24),
     }
+    fifo = os.path.join(OUT, "ext", "fifo.bin")  # reading it would block: must be refused
+    if os.path.lexists(fifo):
+        os.remove(fifo)
+    os.mkfifo(fifo)
     for fname, (loc, off, ln) in bad.items():
         t = ext_tensor("ext_w", a, TP.FLOAT, loc, off, ln)
         save(model(g, *io, [t], opset=13), os.path.join("ext", fname), check=False)

@@ -98,6 +98,26 @@ static void run_case(kiln_cuda_handles *h, kiln_rng *r, const gemm_case *c, kiln
         cuda_test_download(b1, dy, (size_t)nyb * es);
         cuda_test_download(b2, dy2, (size_t)nyb * es);
         CHECK(memcmp(b1, b2, (size_t)nyb * es) == 0, "restored algorithm: identical output");
+        /* Captured into a CUDA graph and replayed, as the runtime runs it. */
+        cudaStream_t cs;
+        CUDA_CHECK_RT(cudaStreamCreateWithFlags(&cs, cudaStreamNonBlocking));
+        CUDA_CHECK_RT(cudaMemset(dy2, 0xFF, (size_t)nyb * es));
+        cudaGraph_t graph = NULL;
+        cudaGraphExec_t exec = NULL;
+        CUDA_CHECK_RT(cudaStreamBeginCapture(cs, cudaStreamCaptureModeThreadLocal));
+        kiln_status cst = kiln_cuda_gemm_execute(h, g2, &a2, cs, &e);
+        CUDA_CHECK_RT(cudaStreamEndCapture(cs, &graph));
+        CHECK(cst == KILN_OK, "gemm under stream capture: %s", e.msg);
+        if (graph) CUDA_CHECK_RT(cudaGraphInstantiate(&exec, graph, 0));
+        if (exec) {
+            CUDA_CHECK_RT(cudaGraphLaunch(exec, cs));
+            CUDA_CHECK_RT(cudaStreamSynchronize(cs));
+            cuda_test_download(b2, dy2, (size_t)nyb * es);
+            CHECK(memcmp(b1, b2, (size_t)nyb * es) == 0, "gemm graph replay: identical output");
+            cudaGraphExecDestroy(exec);
+        }
+        if (graph) cudaGraphDestroy(graph);
+        cudaStreamDestroy(cs);
         free(b1), free(b2);
         kiln_cuda_gemm_destroy(g2);
     }

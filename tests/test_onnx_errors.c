@@ -75,6 +75,7 @@ static const bad_case cases[] = {
     {"ext/bad_ext_short.onnx", KILN_ERR_PARSE, {"'ext_w'", "weights.bin", "offset 48"}},
     {"ext/bad_ext_length.onnx", KILN_ERR_PARSE, {"'ext_w'", "20 bytes", "expected 24"}},
     {"ext/bad_ext_offset.onnx", KILN_ERR_PARSE, {"'ext_w'", "offset '-4'"}},
+    {"ext/bad_ext_fifo.onnx", KILN_ERR_IO, {"'ext_w'", "fifo.bin", "not a regular file"}},
 };
 
 static void test_case(const bad_case *c) {
@@ -102,6 +103,10 @@ static void test_api_misuse(void) {
     onnx_case_path("ext", path, sizeof path);
     s = kiln_onnx_import_file(path, &g, &e);
     CHECK(s == KILN_ERR_IO && strstr(e.msg, "not a regular file"), "directory: %s", e.msg);
+    /* a FIFO as the model: refused at once, not read (which would block) */
+    onnx_case_path("ext/fifo.bin", path, sizeof path);
+    s = kiln_onnx_import_file(path, &g, &e);
+    CHECK(s == KILN_ERR_IO && strstr(e.msg, "not a regular file"), "fifo: %s", e.msg);
     s = kiln_onnx_import_memory("", 0, NULL, &g, &e);
     CHECK(s == KILN_ERR_PARSE && strstr(e.msg, "not an ONNX model"), "empty: %s", e.msg);
     s = kiln_onnx_import_memory(NULL, 10, NULL, &g, &e);

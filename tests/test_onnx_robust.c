@@ -84,7 +84,39 @@ static void test_mutations(const char *name, const unsigned char *buf, size_t n,
     free(m);
 }
 
+/* A few MiB of empty sub-messages unpack into structs ~50x their wire size: the importer caps
+   what protobuf-c may allocate and says so, instead of eating the machine. */
+static void test_alloc_cap(void) {
+    const size_t nodes = 2u << 20; /* 2 bytes each on the wire */
+    size_t glen = 2 * nodes, cap = glen + 64;
+    unsigned char *b = malloc(cap);
+    if (!b) return;
+    size_t k = 0;
+    b[k++] = 0x08; /* ir_version = 8 */
+    b[k++] = 8;
+    b[k++] = 0x42; /* opset_import { version: 13 } */
+    b[k++] = 2;
+    b[k++] = 0x10;
+    b[k++] = 13;
+    b[k++] = 0x3a; /* graph: field 7, length-delimited */
+    for (size_t v = glen; ; v >>= 7) {
+        b[k++] = (unsigned char)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+        if (v < 0x80) break;
+    }
+    for (size_t i = 0; i < nodes; i++) {
+        b[k++] = 0x0a; /* node: field 1, empty */
+        b[k++] = 0;
+    }
+    kiln_graph *g = NULL;
+    kiln_err e;
+    kiln_status st = kiln_onnx_import_memory(b, k, NULL, &g, &e);
+    CHECK(st == KILN_ERR_NOMEM && !g && strstr(e.msg, "MiB to decode"), "allocation cap: %s (%s)",
+          kiln_status_str(st), e.msg);
+    free(b);
+}
+
 int main(void) {
+    test_alloc_cap();
     kiln_rng r;
     kiln_rng_seed(&r, test_seed());
     char dir[1024];

@@ -166,7 +166,8 @@ static void check_reference(const char *name, const kiln_graph *g, const kiln_sh
             continue;
         }
         int same = dims->n == t->shape.ndim;
-        for (int d = 0; same && d < dims->n; d++) same = (int64_t)dims->items[d].num == t->shape.d[d];
+        for (int d = 0; same && d < dims->n; d++)
+            same = (int64_t)dims->items[d].num == t->shape.d[d];
         if (same) matched++;
         else wrong_shape++;
     }
@@ -231,7 +232,8 @@ static void check_infer(const char *name, const kiln_graph *g, const kiln_shapes
             char a[96], b[96];
             if (differ++ < 5)
                 fprintf(stderr, "  %s: %s inferred %s, builder %s\n", name, g->t[i].name,
-                        kiln_shape_str(&s.s[i], a, sizeof a), kiln_shape_str(&bs->s[i], b, sizeof b));
+                        kiln_shape_str(&s.s[i], a, sizeof a),
+                        kiln_shape_str(&bs->s[i], b, sizeof b));
         }
     CHECK(differ == 0, "%s: %d tensors where kiln_infer and the builder disagree", name, differ);
     int64_t macs = kiln_graph_macs(g, &s);
@@ -249,7 +251,7 @@ static void test_model(int i, const jv *models) {
     int64_t macs = 0;
     kiln_err e;
     double t0 = now_ms();
-    kiln_status st = kiln__zoo_build_ex(name, 0, &g, &bs, &macs, &e);
+    kiln_status st = kiln__zoo_build_ex(name, 0, 0, &g, &bs, &macs, &e);
     double ms = now_ms() - t0;
     CHECK(st == KILN_OK, "%s: build: %s", name, e.msg);
     if (st != KILN_OK) return;
@@ -310,8 +312,8 @@ static void test_determinism(const char *name) {
     CHECK_OK(kiln_zoo_build(name, 0, &d, &e));
     CHECK_OK(kiln_zoo_build(name, 0, &f, &e));
     if (d && f) {
-        int w = kiln_graph_find(d, "features.0.0.weight") >= 0 ? kiln_graph_find(d, "features.0.0.weight")
-                                                               : kiln_graph_find(d, "conv1.weight");
+        int w = kiln_graph_find(d, "features.0.0.weight");
+        if (w < 0) w = kiln_graph_find(d, "conv1.weight");
         CHECK(w >= 0 && !memcmp(d->t[w].data, f->t[w].data, kiln_tensor_nbytes(&d->t[w])),
               "%s: default seed is deterministic", name);
     }
@@ -321,6 +323,26 @@ done:
     kiln_graph_destroy(a);
     kiln_graph_destroy(b);
     kiln_graph_destroy(c);
+}
+
+/* The structure-only build has the same graph, without weight data. */
+static void test_no_weights(const char *name) {
+    kiln_graph *a = NULL, *b = NULL;
+    kiln_err e;
+    CHECK_OK(kiln_zoo_build(name, 0, &a, &e));
+    CHECK_OK(kiln__zoo_build_ex(name, 0, KILN__ZOO_NO_WEIGHTS, &b, NULL, NULL, &e));
+    if (a && b) {
+        CHECK(a->n_n == b->n_n && a->n_t == b->n_t, "%s: same structure without weights", name);
+        CHECK(kiln_graph_param_count(a) == kiln_graph_param_count(b), "%s: same params", name);
+        int with_data = 0;
+        for (int i = 0; i < b->n_t; i++)
+            if (b->t[i].kind == KILN_TENSOR_CONST && b->t[i].shape.ndim > 0 && b->t[i].data)
+                with_data++;
+        CHECK(with_data == 0, "%s: %d weight tensors have data", name, with_data);
+        CHECK_OK(kiln_graph_validate(b, &e));
+    }
+    kiln_graph_destroy(a);
+    kiln_graph_destroy(b);
 }
 
 int main(void) {
@@ -336,5 +358,6 @@ int main(void) {
     }
     test_determinism("resnet18");
     test_determinism("mobilenet_v2");
+    test_no_weights("googlenet");
     return test_done();
 }

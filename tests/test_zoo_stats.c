@@ -92,7 +92,8 @@ static void test_conv_transpose(kiln_rng *r) {
         int x = tensor(gr, "x", 4, (int64_t[]){n, cin, h, w});
         int wt = weight(gr, "w", KILN_F32, 4, (int64_t[]){cin, cout / g, k, k});
         int y = tensor(gr, "y", 4, (int64_t[]){n, cout, ho, wo});
-        int nd = kiln_graph_add_node(gr, KILN_OP_CONV_TRANSPOSE, "deconv", 2, (int[]){x, wt}, 1, &y);
+        int nd =
+            kiln_graph_add_node(gr, KILN_OP_CONV_TRANSPOSE, "deconv", 2, (int[]){x, wt}, 1, &y);
         gr->n[nd].a.conv.group = g;
         kiln_shapes s;
         shapes_init(&s, gr);

@@ -3,7 +3,8 @@
  * interprets it with torch.nn.functional using the torchvision model's own weights (looked up by
  * the constants' state_dict names), then compares every activation's shape with what kiln
  * declares and the logits with torchvision's forward pass. This checks the architectures
- * independently of kiln's kernels; weights are not written (only names and shapes). */
+ * independently of kiln's kernels. The graphs are built without weights (KILN__ZOO_NO_WEIGHTS):
+ * only names and shapes are written. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,7 @@ int main(void) {
         kiln_graph *g = NULL;
         kiln_shapes s;
         kiln_err e;
-        kiln_status st = kiln__zoo_build_ex(name, 0, &g, &s, NULL, &e);
+        kiln_status st = kiln__zoo_build_ex(name, 0, KILN__ZOO_NO_WEIGHTS, &g, &s, NULL, &e);
         CHECK(st == KILN_OK, "%s: %s", name, e.msg);
         if (st != KILN_OK) continue;
         char path[1200];

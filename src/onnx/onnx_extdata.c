@@ -83,7 +83,8 @@ kiln_status kiln__onnx_extdata_read(kiln__onnx_ctx *c, const Onnx__TensorProto *
     if ((size_t)snprintf(path, sizeof path, "%s/%s", c->base_dir, loc) >= sizeof path)
         return kiln_err_set(c->e, KILN_ERR_PARSE, "%s: external data path is too long", what);
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not hang; only regular files pass the check below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return kiln_err_set(c->e, KILN_ERR_IO, "%s: cannot open external data '%s': %s", what,
                             path, strerror(errno));

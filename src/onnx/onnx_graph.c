@@ -94,8 +94,9 @@ static kiln_status value_type(kiln__onnx_ctx *c, const Onnx__ValueInfoProto *vi,
         shape->d[i] = -1;
         if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
             if (d->dim_value < 0)
-                return kiln_err_set(c->e, KILN_ERR_PARSE, "%s '%s': dimension %d is negative (%lld)",
-                                    what, vi->name, i, (long long)d->dim_value);
+                return kiln_err_set(c->e, KILN_ERR_PARSE,
+                                    "%s '%s': dimension %d is negative (%lld)", what, vi->name, i,
+                                    (long long)d->dim_value);
             shape->d[i] = d->dim_value;
             known *= (double)d->dim_value;
         } else if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
@@ -222,7 +223,8 @@ kiln_status kiln__onnx_graph_build(kiln__onnx_ctx *c, Onnx__GraphProto *gp) {
     KILN_TRY(count_uses(c, gp));
     KILN_TRY(add_initializers(c, gp));
     KILN_TRY(add_inputs(c, gp));
-    for (size_t i = 0; i < gp->n_node; i++) KILN_TRY(kiln__onnx_node_import(c, gp->node[i], (int)i));
+    for (size_t i = 0; i < gp->n_node; i++)
+        KILN_TRY(kiln__onnx_node_import(c, gp->node[i], (int)i));
     /* Exporters almost always write nodes in order: a linear check spares the sort (which
        sweeps repeatedly). Otherwise sort, which also names the node whose input nobody
        defines (a missing initializer). */

@@ -50,10 +50,11 @@ static kiln_status model_opset(const Onnx__ModelProto *m, int *opset, kiln_err *
     for (size_t i = 0; i < m->n_opset_import; i++) {
         const Onnx__OperatorSetIdProto *o = m->opset_import[i];
         const char *d = o->domain ? o->domain : "";
-        if (strcmp(d, "") && strcmp(d, "ai.onnx")) continue;
+        if (*d && strcmp(d, "ai.onnx") != 0) continue;
         if (found && o->version != v)
             return kiln_err_set(e, KILN_ERR_PARSE,
-                                "model imports the default ONNX domain twice (opsets %lld and %lld)",
+                                "model imports the default ONNX domain twice (opsets %lld and "
+                                "%lld)",
                                 (long long)v, (long long)o->version);
         v = o->version;
         found = 1;
@@ -173,7 +174,8 @@ kiln_status kiln_onnx_import_file(const char *path, kiln_graph **out, kiln_err *
     if (!out) return kiln_err_set(e, KILN_ERR_INVALID_ARG, "kiln_onnx_import_file: out is NULL");
     *out = NULL;
     if (!path) return kiln_err_set(e, KILN_ERR_INVALID_ARG, "ONNX path is NULL");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not hang; only regular files pass the check below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return kiln_err_set(e, KILN_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {

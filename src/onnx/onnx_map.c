@@ -14,7 +14,7 @@ static uint64_t hash_str(const char *s) {
 
 static size_t slot_of(const kiln__onnx_map *m, const char *key) {
     size_t mask = m->cap - 1, i = (size_t)hash_str(key) & mask;
-    while (m->key[i] && strcmp(m->key[i], key)) i = (i + 1) & mask;
+    while (m->key[i] && strcmp(m->key[i], key) != 0) i = (i + 1) & mask;
     return i;
 }
 

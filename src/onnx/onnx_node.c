@@ -54,9 +54,9 @@ static arity op_arity(kiln_op op, int upsample, int v) {
     case KILN_OP_CONSTANT_OF_SHAPE: return (arity){1, 1, 1, 1, 9, 0};
     case KILN_OP_MAXPOOL: return (arity){1, 1, v < 8 ? 1 : 2, 1, 0, 0};
     case KILN_OP_GEMM: return (arity){v < 11 ? 3 : 2, 3, 1, 1, 0, 0};
-    case KILN_OP_CONCAT: return (arity){1, -1, 1, 1, 0, 0};
+    case KILN_OP_CONCAT:
     case KILN_OP_MIN:
-    case KILN_OP_MAX: return (arity){1, -1, 1, 1, 0, 0};
+    case KILN_OP_MAX: return (arity){1, -1, 1, 1, 0, 0}; /* variadic */
     case KILN_OP_SPLIT: return (arity){1, v < 13 ? 1 : 2, -1, -1, 0, 0};
     case KILN_OP_SQUEEZE: return (arity){1, v < 13 ? 1 : 2, 1, 1, 0, 0};
     case KILN_OP_UNSQUEEZE: return (arity){v < 13 ? 1 : 2, v < 13 ? 1 : 2, 1, 1, 0, 0};

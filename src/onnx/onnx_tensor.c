@@ -169,6 +169,7 @@ kiln_status kiln__onnx_tensor_decode(kiln__onnx_ctx *c, Onnx__TensorProto *tp, c
         return KILN_OK;
     }
     kiln_status st = decode_typed(c, tp, *dt, n, what, data);
-    if (st == KILN_OK && !*data) return kiln_err_set(c->e, KILN_ERR_NOMEM, "%s: out of memory", what);
+    if (st == KILN_OK && !*data)
+        return kiln_err_set(c->e, KILN_ERR_NOMEM, "%s: out of memory", what);
     return st;
 }

@@ -93,7 +93,7 @@ static kiln_status export_shapes(const kiln__zb *b, const kiln_graph *g, kiln_sh
     return KILN_OK;
 }
 
-kiln_status kiln__zoo_build_ex(const char *name, uint64_t seed, kiln_graph **out,
+kiln_status kiln__zoo_build_ex(const char *name, uint64_t seed, int flags, kiln_graph **out,
                                kiln_shapes *shapes, int64_t *macs, kiln_err *e) {
     if (!out) return kiln_err_set(e, KILN_ERR_INVALID_ARG, "zoo: no output graph pointer");
     *out = NULL;
@@ -104,6 +104,7 @@ kiln_status kiln__zoo_build_ex(const char *name, uint64_t seed, kiln_graph **out
     kiln__zb b;
     const int64_t *in = z->info.input;
     int x = kiln__zb_begin(&b, z->info.name, seed ? seed : DEFAULT_SEED, in[1], in[2], in[3], e);
+    b.no_weights = (flags & KILN__ZOO_NO_WEIGHTS) != 0;
     int logits = z->build(&b, x, z->arg);
     kiln_status st = kiln__zb_end(&b, logits, out);
     if (st == KILN_OK && shapes) st = export_shapes(&b, *out, shapes, e);
@@ -117,5 +118,5 @@ kiln_status kiln__zoo_build_ex(const char *name, uint64_t seed, kiln_graph **out
 }
 
 kiln_status kiln_zoo_build(const char *name, uint64_t seed, kiln_graph **out, kiln_err *e) {
-    return kiln__zoo_build_ex(name, seed, out, NULL, NULL, e);
+    return kiln__zoo_build_ex(name, seed, 0, out, NULL, NULL, e);
 }

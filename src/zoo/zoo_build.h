@@ -26,6 +26,7 @@ typedef struct kiln__zb {
     kiln_status st;     /* first failure, sticky */
     kiln_err *e;
     int clip_lo, clip_hi; /* shared ReLU6 bounds (rank-0 constants), -1 until first used */
+    int no_weights;     /* KILN__ZOO_NO_WEIGHTS: weight constants get no data */
 } kiln__zb;
 
 /* Start a graph named model with input "input" of shape batch x c x h x w (batch symbolic). */
@@ -67,10 +68,15 @@ int kiln__zoo_mobilenet_v2(kiln__zb *b, int x, int variant);
 int kiln__zoo_vgg(kiln__zb *b, int x, int depth);
 int kiln__zoo_alexnet(kiln__zb *b, int x, int variant);
 
+/* Structure only: weight constants keep their names and shapes but have data NULL (the graph
+   cannot run). For tools and tests that look at the architecture alone; VGG-16's 138M weights
+   take a second to draw. Clip's bounds keep their values. */
+#define KILN__ZOO_NO_WEIGHTS 1
+
 /* kiln_zoo_build, plus what the builder knows without shape inference: every tensor's batch-1
    shape at the default input size (a kiln_shapes to free with kiln_shapes_free; constants' val
    point into the graph) and the Conv + Gemm MACs it counted. shapes and macs may be NULL. */
-kiln_status kiln__zoo_build_ex(const char *name, uint64_t seed, kiln_graph **out,
+kiln_status kiln__zoo_build_ex(const char *name, uint64_t seed, int flags, kiln_graph **out,
                                kiln_shapes *shapes, int64_t *macs, kiln_err *e);
 
 #endif

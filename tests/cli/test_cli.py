@@ -105,5 +105,33 @@ fixed = tiny_model("fixed.onnx", dynamic=False)
 expect_error(["run", fixed, "--batch", "3"], "fixed", "batch on a fixed-batch model")
 expect_error(["run", good, "--shape", "x=2x4x4"], "dimensions", "--shape with the wrong rank")
 
+# kiln compare: the table, JSON and a well-formed SVG; peers that cannot run are named.
+import json
+import xml.etree.ElementTree as ET
+rc, out, err = kiln("compare", good, "--duration", "0.3", "--json", path("c.json"), "--chart",
+                    path("c.svg"), "--quiet")
+check(rc == 0 and "Framework" in out and "Speed-up vs PyTorch FP32" in out, f"compare table: {err}")
+if rc == 0:
+    c = json.load(open(path("c.json")))
+    fws = [r["framework"] for r in c["rows"]]
+    check(fws[0] == "kiln" and c["rows"][0]["throughput"] > 0, "compare JSON: kiln row")
+    torch_rows = [r for r in c["rows"] if r["framework"] == "pytorch"]
+    check(torch_rows and "missing" in torch_rows[0], "compare: PyTorch reported missing for ONNX")
+    ort = [r for r in c["rows"] if r["framework"] == "onnxruntime"]
+    check(ort and ("throughput" in ort[0] or "missing" in ort[0]), "compare: ONNX Runtime row")
+    root = ET.parse(path("c.svg")).getroot()
+    check(root.tag.endswith("svg") and len(root.findall(".//{http://www.w3.org/2000/svg}rect")) >= 2,
+          "compare SVG is well-formed with bars")
+# on a zoo model both CPU peers run the same torchvision architecture
+rc, out, err = kiln("compare", "zoo:alexnet", "--duration", "0.2", "--json", path("z.json"), "--quiet")
+check(rc == 0, f"compare zoo:alexnet: {err}")
+if rc == 0:
+    z = json.load(open(path("z.json")))
+    ok = {r["framework"]: "throughput" in r for r in z["rows"]}
+    check(ok.get("kiln") and ok.get("pytorch") and ok.get("onnxruntime"),
+          f"compare zoo:alexnet: kiln, PyTorch and ONNX Runtime all measured ({ok})")
+    check(any(r["framework"] == "pytorch" and abs(r["speedup_vs_pytorch_fp32"] - 1) < 1e-9
+              for r in z["rows"]), "PyTorch FP32 is the 1.00x reference")
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

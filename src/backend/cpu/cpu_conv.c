@@ -1,6 +1,7 @@
 /* Conv: a GEMM per (image, group) — Y_g[M/G, HW_out] = W_g[M/G, K] · col[K, HW_out] — with bias,
  * residual and activation fused into the GEMM's epilogue. 1x1 stride-1 unpadded convolutions
- * multiply the NCHW input directly; the others first unfold the input (im2col) into scratch.
+ * multiply the NCHW input directly; the others unfold the input (im2col) inside the GEMM's
+ * packing of B (conv_pack), so the unfolded matrix never exists in memory.
  * Convolutions with one input channel per group (depthwise) go to the direct kernel in
  * cpu_conv_dw.c, where a GEMM with K = kh*kw would be mostly packing. */
 #include <string.h>
@@ -19,63 +20,61 @@ void kiln__cpu_window_range(int64_t off, int64_t s, int64_t limit, int64_t n, in
     *hi = h;
 }
 
-/* Rows [r0, r1) of the unfolded input: row (c, kz, ky, kx), column (oz, oy, ox). */
-static void im2col_rows(const kiln_window *w, const float *x, float *col, int64_t r0, int64_t r1) {
-    int64_t kn = kiln_window_k_numel(w), in_plane = kiln_window_in_numel(w);
-    int64_t out_plane = kiln_window_out_numel(w);
-    for (int64_t r = r0; r < r1; r++) {
-        int64_t c = r / kn, rem = r % kn;
+/* Implicit im2col: the GEMM asks for rows [p0, p0+kc) x columns [j0, j0+nc) of the unfolded
+   input — row (c, kz, ky, kx), column the output position — and gets them written straight into
+   its packed panels, so no unfolded copy exists and every thread unfolds its own block. */
+typedef struct conv_pack_ctx {
+    const kiln_window *w;
+    const float *x; /* the group's first input channel */
+} conv_pack_ctx;
+
+/* d[0 .. n) = x_row[ix] for ix = o*s + off, o in [o0, o0 + n), zero outside [lo, hi). */
+static void fill_run(float *d, const float *xrow, int64_t o0, int64_t n, int64_t lo, int64_t hi, int64_t s,
+                     int64_t off) {
+    int64_t a = o0 > lo ? o0 : lo, b = o0 + n < hi ? o0 + n : hi;
+    if (!xrow || a >= b) {
+        memset(d, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    for (int64_t o = o0; o < a; o++) d[o - o0] = 0;
+    if (s == 1) memcpy(d + (a - o0), xrow + a + off, (size_t)(b - a) * sizeof(float));
+    else
+        for (int64_t o = a; o < b; o++) d[o - o0] = xrow[o * s + off];
+    for (int64_t o = b; o < o0 + n; o++) d[o - o0] = 0;
+}
+
+static void conv_pack(const void *ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst) {
+    const conv_pack_ctx *cp = ctx;
+    const kiln_window *w = cp->w;
+    const int64_t kn = kiln_window_k_numel(w), in_plane = kiln_window_in_numel(w);
+    const int64_t out1 = w->out[1], out2 = w->out[2];
+    int64_t tail = (nc + nr - 1) / nr * nr - nc;
+    if (tail) {
+        float *last = dst + (nc / nr) * nr * kc;
+        for (int64_t p = 0; p < kc; p++) memset(last + p * nr + nr - tail, 0, (size_t)tail * sizeof(float));
+    }
+    for (int64_t p = 0; p < kc; p++) {
+        int64_t r = p0 + p, c = r / kn, rem = r % kn;
         int64_t kz = rem / (w->k[1] * w->k[2]), ky = (rem / w->k[2]) % w->k[1], kx = rem % w->k[2];
-        const float *xc = x + c * in_plane;
-        float *dst = col + r * out_plane;
+        const float *xc = cp->x + c * in_plane;
         int64_t off = kx * w->d[2] - w->pb[2], lo, hi;
-        kiln__cpu_window_range(off, w->s[2], w->in[2], w->out[2], &lo, &hi);
-        for (int64_t oz = 0; oz < w->out[0]; oz++) {
-            int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
-            for (int64_t oy = 0; oy < w->out[1]; oy++) {
-                int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
-                float *drow = dst + (oz * w->out[1] + oy) * w->out[2];
-                if (iz < 0 || iz >= w->in[0] || iy < 0 || iy >= w->in[1]) {
-                    memset(drow, 0, (size_t)w->out[2] * sizeof(float));
-                    continue;
-                }
-                const float *xrow = xc + (iz * w->in[1] + iy) * w->in[2];
-                for (int64_t ox = 0; ox < lo; ox++) drow[ox] = 0;
-                if (w->s[2] == 1) {
-                    memcpy(drow + lo, xrow + lo + off, (size_t)(hi - lo) * sizeof(float));
-                } else {
-                    int64_t s = w->s[2];
-                    for (int64_t ox = lo; ox < hi; ox++) drow[ox] = xrow[ox * s + off];
-                }
-                for (int64_t ox = hi; ox < w->out[2]; ox++) drow[ox] = 0;
+        kiln__cpu_window_range(off, w->s[2], w->in[2], out2, &lo, &hi);
+        int64_t row = j0 / out2, ox = j0 % out2, left = nc, pan = 0, col = 0;
+        while (left > 0) {
+            int64_t oz = row / out1, oy = row % out1;
+            int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0], iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+            const float *xrow = iz >= 0 && iz < w->in[0] && iy >= 0 && iy < w->in[1]
+                                    ? xc + (iz * w->in[1] + iy) * w->in[2] : NULL;
+            int64_t end = out2 - ox < left ? out2 : ox + left;
+            while (ox < end) { /* runs that stay inside one output row and one panel */
+                int64_t n = end - ox < nr - col ? end - ox : nr - col;
+                fill_run(dst + pan * nr * kc + p * nr + col, xrow, ox, n, lo, hi, w->s[2], off);
+                ox += n, left -= n, col += n;
+                if (col == nr) col = 0, pan++;
             }
+            if (ox == out2) ox = 0, row++;
         }
     }
-}
-
-typedef struct im2col_job {
-    const kiln_window *w;
-    const float *x;
-    float *col;
-    int64_t rows, chunk;
-} im2col_job;
-
-static void im2col_task(void *arg, int64_t t, int thread) {
-    (void)thread;
-    const im2col_job *j = arg;
-    int64_t r0 = t * j->chunk, r1 = r0 + j->chunk < j->rows ? r0 + j->chunk : j->rows;
-    im2col_rows(j->w, j->x, j->col, r0, r1);
-}
-
-void kiln__cpu_im2col(kiln_cpu *cpu, const kiln_window *w, const float *x, int64_t channels, float *col) {
-    kiln_pool *pool = kiln_cpu_pool(cpu);
-    int64_t rows = channels * kiln_window_k_numel(w);
-    int64_t tasks = 4 * (int64_t)kiln_pool_size(pool);
-    if (rows * kiln_window_out_numel(w) < 16384) tasks = 1; /* not worth waking threads */
-    if (tasks > rows) tasks = rows;
-    if (tasks < 1) return;
-    im2col_job j = {w, x, col, rows, (rows + tasks - 1) / tasks};
-    kiln_pool_for(pool, (rows + j.chunk - 1) / j.chunk, im2col_task, &j);
 }
 
 kiln_status kiln__cpu_conv(kiln_cpu *cpu, const kiln_node *n, const kiln_view *in, kiln_view *out, kiln_err *e) {
@@ -100,20 +99,16 @@ kiln_status kiln__cpu_conv(kiln_cpu *cpu, const kiln_node *n, const kiln_view *i
     int pointwise = kiln_window_k_numel(&w) == 1;
     for (int i = 0; i < KILN_WINDOW_DIMS; i++)
         if (w.s[i] != 1 || w.pb[i] || w.pe[i]) pointwise = 0;
-    float *col = NULL;
-    if (!pointwise) {
-        col = kiln_cpu_scratch(cpu, KILN_CPU_SLOT_COL, (size_t)(kdim * hw_out) * sizeof(float));
-        if (!col) return kiln_err_set(e, KILN_ERR_NOMEM, "Conv: out of memory for the im2col buffer");
-    }
     for (int64_t img = 0; img < batch; img++) {
         for (int64_t g = 0; g < g_n; g++) {
             const float *xg = x + (img * c_in + g * cg) * hw_in;
-            if (!pointwise) kiln__cpu_im2col(cpu, &w, xg, cg, col);
+            conv_pack_ctx pc = {&w, xg};
             int64_t yoff = (img * c_out + g * mg) * hw_out;
             kiln_gemm gm = {
                 .m = mg, .n = hw_out, .k = kdim,
                 .a = wt + g * mg * kdim, .a_rs = kdim, .a_cs = 1,
-                .b = pointwise ? xg : col, .b_rs = hw_out, .b_cs = 1,
+                .b = xg, .b_rs = hw_out, .b_cs = 1,
+                .b_pack = pointwise ? NULL : conv_pack, .b_ctx = &pc,
                 .c = y + yoff, .ldc = hw_out, .alpha = 1.0f,
                 .d = bias ? bias + g * mg : NULL, .d_rs = 1, .d_cs = 0, .beta = 1.0f,
                 .r = res ? res + yoff : NULL, .ldr = hw_out,

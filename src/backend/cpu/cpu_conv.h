@@ -8,9 +8,6 @@
 /* The o in [0, n) with 0 <= o*s + off < limit, as [*lo, *hi) (empty when lo == hi). */
 void kiln__cpu_window_range(int64_t off, int64_t s, int64_t limit, int64_t n, int64_t *lo, int64_t *hi);
 
-/* Unfold `channels` input planes of x into col[channels * k_numel, out_numel] (multi-threaded). */
-void kiln__cpu_im2col(kiln_cpu *cpu, const kiln_window *w, const float *x, int64_t channels, float *col);
-
 /* Convolution with one input channel per group: output channel oc reads input channel
    oc / per_group. Weights [c_out, 1, kernel]; bias [c_out] and res (y's shape) may be NULL. */
 kiln_status kiln__cpu_conv_depthwise(kiln_cpu *cpu, const kiln_window *w, int64_t batch, int64_t c_out,

@@ -8,7 +8,7 @@
 #include "backend/cpu/cpu_nn_ops.h"
 
 /* Column extents up to which A is read in place rather than packed (measured on Zen 5). */
-#define KILN_GEMM_ROWS_IN_PLACE_N 128
+#define KILN_GEMM_ROWS_IN_PLACE_N 256
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -39,6 +39,10 @@ static void pack_a(const kiln_gemm *g, int64_t i0, int64_t mc, int64_t p0, int64
 
 /* B(p0.., j0..) as nc/nr panels, each kc rows of nr columns; columns past nc are zero. */
 static void pack_b(const kiln_gemm *g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst) {
+    if (g->b_pack) {
+        g->b_pack(g->b_ctx, p0, kc, j0, nc, nr, dst);
+        return;
+    }
     for (int64_t s = 0; s < nc; s += nr) {
         int64_t cols = min64(nr, nc - s);
         float *d = dst + s * kc;
@@ -255,7 +259,7 @@ typedef struct gemv_job {
 } gemv_job;
 
 static int gemv_applies(const kiln_gemm *g) {
-    return g->m == 1 && g->k > 0 && g->a_cs == 1 && (g->b_cs == 1 || g->b_rs == 1);
+    return g->m == 1 && g->k > 0 && g->a_cs == 1 && !g->b_pack && (g->b_cs == 1 || g->b_rs == 1);
 }
 
 static void gemv_task(void *arg, int64_t t, int thread) {

@@ -6,7 +6,9 @@
  * operands cost nothing extra: packing reads them either way); C is M x N with row stride ldc
  * and unit column stride. D (optional) is read as D[i*d_rs + j*d_cs], so a per-row bias (conv)
  * is d_cs = 0 and a broadcast Gemm C is any mix of zero strides. R (optional) is a residual with
- * C's shape. C must not overlap A, B, D or R.
+ * C's shape. C must not overlap A, B, D or R. Instead of a matrix, B may be produced by a packing
+ * callback (b_pack): convolutions unfold their input straight into the packed panels
+ * (implicit im2col), with no unfolded copy in memory.
  *
  * How it works (Goto/BLIS style): B is packed into KC x NR panels, A into MR x KC slivers, a
  * register-blocked micro-kernel computes MR x NR tiles, and cache blocking (MC/KC/NC) keeps the
@@ -26,12 +28,19 @@
 
 #include "backend/cpu/cpu.h"
 
+/* Write B(p0 .. p0+kc, j0 .. j0+nc) as packed panels: column j (0-based from j0) of row p goes to
+   dst[(j / nr) * nr * kc + p * nr + j % nr]; the last panel's columns past nc must be zero. */
+typedef void (*kiln_gemm_pack_fn)(const void *ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                                  float *dst);
+
 typedef struct kiln_gemm {
     int64_t m, n, k;
     const float *a;
     int64_t a_rs, a_cs; /* A(i,p) = a[i*a_rs + p*a_cs] */
     const float *b;
     int64_t b_rs, b_cs; /* B(p,j) = b[p*b_rs + j*b_cs] */
+    kiln_gemm_pack_fn b_pack; /* optional: B comes from this callback instead (b unused) */
+    const void *b_ctx;
     float *c;
     int64_t ldc;        /* C(i,j) = c[i*ldc + j] */
     float alpha;        /* 0 is taken as 0: set 1 for a plain product */

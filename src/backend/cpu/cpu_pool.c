@@ -35,6 +35,7 @@ typedef struct pool_job {
     int64_t *idx; /* MaxPool Indices, or NULL */
     int storage_order, is_max;
     int64_t planes, chunk;
+    float *rows; /* per thread: in[2] floats for the separable path */
 } pool_job;
 
 static void build_ranges(const kiln_window *w, int count_include_pad, axis_range *r[KILN_WINDOW_DIMS]) {
@@ -107,10 +108,55 @@ static void pool_plane(const pool_job *j, int64_t p) {
     }
 }
 
+/* Without Indices the window is separable: first combine the window's input rows into one row
+   (contiguous, vectorizable), then each output takes its kx taps from that row. */
+static void pool_plane_separable(const pool_job *j, int64_t p, float *restrict row) {
+    const kiln_window *w = j->w;
+    int64_t in_plane = kiln_window_in_numel(w), out_plane = kiln_window_out_numel(w);
+    const int64_t in1 = w->in[1], in2 = w->in[2], dx = w->d[2];
+    const float *x = j->x + p * in_plane;
+    float *y = j->y + p * out_plane;
+    for (int64_t oz = 0; oz < w->out[0]; oz++) {
+        const axis_range *az = &j->ax[0][oz];
+        for (int64_t oy = 0; oy < w->out[1]; oy++, y += w->out[2]) {
+            const axis_range *ay = &j->ax[1][oy];
+            int first = 1;
+            for (int64_t tz = az->t0; tz < az->t1; tz++)
+                for (int64_t ty = ay->t0; ty < ay->t1; ty++) {
+                    const float *restrict src = x + ((az->start + tz * w->d[0]) * in1 + ay->start + ty * w->d[1]) * in2;
+                    if (first) memcpy(row, src, (size_t)in2 * sizeof(float));
+                    else if (j->is_max)
+                        for (int64_t i = 0; i < in2; i++) row[i] = src[i] > row[i] ? src[i] : row[i];
+                    else
+                        for (int64_t i = 0; i < in2; i++) row[i] += src[i];
+                    first = 0;
+                }
+            for (int64_t ox = 0; ox < w->out[2]; ox++) {
+                const axis_range *ax = &j->ax[2][ox];
+                const float *r = row + ax->start;
+                if (j->is_max) {
+                    float m = -FLT_MAX;
+                    if (!first)
+                        for (int64_t tx = ax->t0; tx < ax->t1; tx++) m = r[tx * dx] > m ? r[tx * dx] : m;
+                    y[ox] = m;
+                } else {
+                    float s = 0;
+                    if (!first)
+                        for (int64_t tx = ax->t0; tx < ax->t1; tx++) s += r[tx * dx];
+                    int64_t cnt = az->count * ay->count * ax->count;
+                    y[ox] = cnt > 0 ? s / (float)cnt : 0.0f;
+                }
+            }
+        }
+    }
+}
+
 static void pool_task(void *arg, int64_t t, int thread) {
-    (void)thread;
     const pool_job *j = arg;
-    for (int64_t p = t * j->chunk; p < (t + 1) * j->chunk && p < j->planes; p++) pool_plane(j, p);
+    for (int64_t p = t * j->chunk; p < (t + 1) * j->chunk && p < j->planes; p++) {
+        if (j->idx) pool_plane(j, p);
+        else pool_plane_separable(j, p, j->rows + (size_t)thread * (size_t)j->w->in[2]);
+    }
 }
 
 static kiln_status run_pool(kiln_cpu *cpu, const kiln_node *n, const kiln_view *in, kiln_view *out, int is_max,
@@ -119,18 +165,21 @@ static kiln_status run_pool(kiln_cpu *cpu, const kiln_node *n, const kiln_view *
     const kiln_pool_attr *a = &n->a.pool;
     kiln_window w;
     KILN_TRY(kiln_window_pool(a, &in[0].shape, &w, e));
-    pool_job j = {&w, {NULL}, in[0].data, out[0].data, NULL, a->storage_order, is_max, 0, 1};
+    pool_job j = {&w, {NULL}, in[0].data, out[0].data, NULL, a->storage_order, is_max, 0, 1, NULL};
     if (is_max && n->n_out > 1 && out[1].data) {
         if (out[1].dtype != KILN_I64)
             return kiln_err_set(e, KILN_ERR_DTYPE, "MaxPool: Indices output must be int64");
         j.idx = out[1].data;
     }
+    int nth = kiln_pool_size(kiln_cpu_pool(cpu));
+    size_t nr = (size_t)(w.out[0] + w.out[1] + w.out[2]);
     axis_range *r = kiln_cpu_scratch(cpu, KILN_CPU_SLOT_AUX,
-                                     (size_t)(w.out[0] + w.out[1] + w.out[2]) * sizeof(axis_range));
+                                     nr * sizeof(axis_range) + (size_t)nth * (size_t)w.in[2] * sizeof(float));
     if (!r) return kiln_err_set(e, KILN_ERR_NOMEM, "%s: out of memory", kiln_op_name(n->op));
     axis_range *ax[KILN_WINDOW_DIMS] = {r, r + w.out[0], r + w.out[0] + w.out[1]};
     build_ranges(&w, a->count_include_pad, ax);
     for (int d = 0; d < KILN_WINDOW_DIMS; d++) j.ax[d] = ax[d];
+    j.rows = (float *)(r + nr);
     j.planes = in[0].shape.d[0] * in[0].shape.d[1];
     int64_t work = kiln_window_out_numel(&w) * kiln_window_k_numel(&w) + 1;
     j.chunk = 1 + 16384 / work;

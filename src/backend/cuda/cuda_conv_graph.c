@@ -344,7 +344,7 @@ void kiln_cuda_conv_graph_destroy(kiln_cuda_conv_graph *g) { kiln__conv_graph_un
 /* The numerical and behaviour notes of cfg's engine, and its global index. */
 static kiln_status engine_notes(kiln_cuda_conv_graph *g, cudnnBackendDescriptor_t cfg,
                                 int *tensor_core, int *down_convert, int *runtime_compiled,
-                                int64_t *index, kiln_err *e) {
+                                int *nondeterministic, int64_t *index, kiln_err *e) {
     cudnnBackendDescriptor_t eng;
     KILN_TRY(make_desc(g, CUDNN_BACKEND_ENGINE_DESCRIPTOR, &eng, e));
     int64_t n = 0;
@@ -354,10 +354,11 @@ static kiln_status engine_notes(kiln_cuda_conv_graph *g, cudnnBackendDescriptor_
     KILN_CUDNN_CHECK(e, cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE,
                                                  CUDNN_TYPE_NUMERICAL_NOTE,
                                                  CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &n, num));
-    *tensor_core = *down_convert = *runtime_compiled = 0;
+    *tensor_core = *down_convert = *runtime_compiled = *nondeterministic = 0;
     for (int64_t i = 0; i < n && i < CUDNN_NUMERICAL_NOTE_TYPE_COUNT; i++) {
         if (num[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE) *tensor_core = 1;
         if (num[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) *down_convert = 1;
+        if (num[i] == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC) *nondeterministic = 1;
     }
     cudnnBackendBehaviorNote_t beh[CUDNN_BEHAVIOR_NOTE_TYPE_COUNT];
     KILN_CUDNN_CHECK(e, cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE,
@@ -400,16 +401,17 @@ static kiln_status query_mode(kiln_cuda_conv_graph *g, cudnnBackendHeurMode_t mo
     int fp32_strict = g->d.dtype == KILN_F32 && g->d.precision == KILN_PREC_FP32;
     int fp32_io = g->d.dtype == KILN_F32;
     for (int64_t i = 0; i < got && st == KILN_OK && g->ncand < max_k; i++) {
-        int tc = 0, down = 0, rtc = 0;
+        int tc = 0, down = 0, rtc = 0, nondet = 0;
         int64_t index = -1;
         /* A configuration whose notes cannot be read is skipped, not fatal. */
         kiln_err ignore = {0};
-        if (engine_notes(g, cfg[i], &tc, &down, &rtc, &index, &ignore) != KILN_OK) continue;
+        if (engine_notes(g, cfg[i], &tc, &down, &rtc, &nondet, &index, &ignore) != KILN_OK) continue;
         if (fp32_strict && tc) continue; /* tensor cores on FP32 data mean TF32 */
         if (fp32_io && down) continue;   /* FP32 layers must not drop to FP16 inside */
         g->cand[g->ncand] = cfg[i];
-        snprintf(g->cand_name[g->ncand], sizeof g->cand_name[0], "engine %lld%s%s",
-                 (long long)index, tc ? " tensor-cores" : "", rtc ? " runtime-compiled" : "");
+        snprintf(g->cand_name[g->ncand], sizeof g->cand_name[0], "engine %lld%s%s%s",
+                 (long long)index, tc ? " tensor-cores" : "", rtc ? " runtime-compiled" : "",
+                 nondet ? " nondeterministic" : "");
         g->ncand++;
     }
     free(cfg);

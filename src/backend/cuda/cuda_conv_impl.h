@@ -19,7 +19,7 @@ struct kiln_cuda_conv_graph {
     int nowned, capowned;
     cudnnBackendDescriptor_t opgraph;
     cudnnBackendDescriptor_t *cand;  /* usable engine configs, best first (also in owned) */
-    char (*cand_name)[64];
+    char (*cand_name)[96];
     int ncand;
 };
 

@@ -23,7 +23,14 @@ if(KILN_HAVE_CUDA AND KILN_CUDA_SOURCES)
   enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)
   # cuDNN's header lives in the toolkit's include dir on some machines and in the multiarch dir
-  # on others: search, never hard-code.
+  # on others: search, never hard-code. KILN_CUDNN_ROOT picks another installation (one with
+  # include/ and lib/, e.g. the nvidia-cudnn wheel PyTorch uses) instead of the system's.
+  set(KILN_CUDNN_ROOT "" CACHE PATH "cuDNN installation to use instead of the system's (include/, lib/)")
+  if(KILN_CUDNN_ROOT)
+    find_path(CUDNN_INCLUDE cudnn.h PATHS ${KILN_CUDNN_ROOT}/include NO_DEFAULT_PATH)
+    find_library(CUDNN_LIB NAMES cudnn libcudnn.so.9 PATHS ${KILN_CUDNN_ROOT}/lib ${KILN_CUDNN_ROOT}/lib64
+                 NO_DEFAULT_PATH)
+  endif()
   find_path(CUDNN_INCLUDE cudnn.h
             HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/include/x86_64-linux-gnu /usr/include
                   /usr/local/cuda/include)

@@ -15,10 +15,15 @@
 #          KILN_GPU_CPU_SUITE=0    skip the CPU suite; KILN_GPU_CPU_MAX_S=150 caps its time
 #          KILN_GPU_TESTS=REGEX    only the GPU tests matching REGEX (ctest -R)
 #          KILN_GPU_JOBS=16        build parallelism; KILN_GPU_BUILD_DIR=build-gpu
+#          KILN_CUDNN_ROOT=DIR|pip another cuDNN (include/, lib/) instead of the system's; "pip"
+#                                  takes the nvidia-cudnn wheel of the machine's python3 (the
+#                                  cuDNN PyTorch runs with there: 9.19, the system's is 9.14)
+#          KILN_COMMIT=SHA         recorded in summary.json (the device copy may have no .git)
 #   3. read the table at the end; full logs are under the files the tool fetched.
 #
 # Files written to $OUT: env.txt (machine, driver, toolkit, cuDNN), build.log, gpu-tests.log,
-# cpu-tests.log, bench.log (when benchmarks ran), summary.json.
+# summary.json, and cpu-tests.log / bench.log when those ran (6 at most: two runs with different
+# OUT subfolders fit the device tool's 8-file limit when the CPU suite is skipped in one).
 # Builds in build-gpu/ with warnings not fatal (CI here checks -Werror; a different compiler
 # there must not stop the GPU check) and keeps going past files that fail to compile, so the
 # tests that did build still run.
@@ -33,11 +38,20 @@ BUILD=$ROOT/${KILN_GPU_BUILD_DIR:-build-gpu}
 START=$SECONDS
 left() { echo $((BUDGET - (SECONDS - START))); }
 say() { echo "[gpu-check $((SECONDS - START))s] $*"; }
+COMMIT=${KILN_COMMIT:-$(git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)}
+CUDNN_ROOT=${KILN_CUDNN_ROOT:-}
+if [ "$CUDNN_ROOT" = pip ]; then
+  CUDNN_ROOT=$(python3 -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null || true)
+  [ -n "$CUDNN_ROOT" ] || say "KILN_CUDNN_ROOT=pip: no nvidia-cudnn wheel found; using the system cuDNN"
+fi
+# cuDNN loads its sub-libraries at run time: make them come from the same installation.
+[ -n "$CUDNN_ROOT" ] && export LD_LIBRARY_PATH="$CUDNN_ROOT/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # ---- the machine ----------------------------------------------------------------------------
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)"
+  echo "commit: $COMMIT"
+  echo "cudnn root: ${CUDNN_ROOT:-system}"
   echo "host: $(uname -a)"
   echo "--- nvidia-smi"
   nvidia-smi 2>&1 || echo "nvidia-smi failed"
@@ -46,7 +60,7 @@ say() { echo "[gpu-check $((SECONDS - START))s] $*"; }
   (command -v nvcc || ls /usr/local/cuda/bin/nvcc) 2>&1
   (nvcc --version || /usr/local/cuda/bin/nvcc --version) 2>&1 | tail -2
   echo "--- cuDNN headers / libraries"
-  for d in /usr/include/x86_64-linux-gnu /usr/include /usr/local/cuda/include; do
+  for d in ${CUDNN_ROOT:+$CUDNN_ROOT/include} /usr/include/x86_64-linux-gnu /usr/include /usr/local/cuda/include; do
     [ -f "$d/cudnn_version.h" ] && { echo "$d/cudnn_version.h:"; grep -E "define CUDNN_(MAJOR|MINOR|PATCHLEVEL) " "$d/cudnn_version.h"; }
   done
   ls -l /usr/lib/x86_64-linux-gnu/libcudnn*.so* /usr/local/cuda/lib64/libcublasLt.so* 2>&1 | head -20
@@ -63,6 +77,7 @@ GEN=()
 command -v ninja >/dev/null && GEN=(-G Ninja)
 CARRY=()
 [ -d "$ROOT/.carry" ] && CARRY=(-DKILN_CARRY_DIR="$ROOT/.carry")
+[ -n "$CUDNN_ROOT" ] && CARRY+=(-DKILN_CUDNN_ROOT="$CUDNN_ROOT")
 build_ok=0
 {
   cmake -S "$ROOT" -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON \
@@ -77,7 +92,7 @@ gpu_rc=1
 if [ -d "$BUILD" ]; then
   (cd "$BUILD" && timeout $(( $(left) > 30 ? $(left) - 20 : 10 )) \
      ctest -L gpu ${KILN_GPU_TESTS:+-R "$KILN_GPU_TESTS"} -V --timeout 300 \
-           --output-junit "$OUT/gpu-tests.xml") > "$OUT/gpu-tests.log" 2>&1
+           --output-junit "$BUILD/gpu-tests.xml") > "$OUT/gpu-tests.log" 2>&1
   gpu_rc=$?
 fi
 say "GPU tests: exit $gpu_rc"
@@ -103,12 +118,12 @@ if [ -x "$ROOT/scripts/gpu-bench.sh" ] && [ "$(left)" -gt 60 ]; then
 fi
 
 # ---- summary --------------------------------------------------------------------------------
-python3 - "$OUT" "$build_ok" "$gpu_rc" "$cpu_rc" "$bench_rc" <<'PY' || echo "(summary.json not written)"
+python3 - "$OUT" "$build_ok" "$gpu_rc" "$cpu_rc" "$bench_rc" "$BUILD" "$COMMIT" "${CUDNN_ROOT:-system}" <<'PY' || echo "(summary.json not written)"
 import json, os, re, sys, xml.etree.ElementTree as ET
-out, build_ok, gpu_rc, cpu_rc, bench_rc = sys.argv[1:6]
+out, build_ok, gpu_rc, cpu_rc, bench_rc, build, commit, cudnn_root = sys.argv[1:9]
 tests = []
 try:
-    for tc in ET.parse(os.path.join(out, "gpu-tests.xml")).getroot().iter("testcase"):
+    for tc in ET.parse(os.path.join(build, "gpu-tests.xml")).getroot().iter("testcase"):
         st = ("failed" if tc.find("failure") is not None else
               "skipped" if tc.find("skipped") is not None else
               "passed" if tc.get("status") in (None, "run") else tc.get("status"))
@@ -117,6 +132,7 @@ except Exception as exc:
     tests.append({"name": "(junit unreadable)", "status": str(exc), "seconds": 0})
 env = open(os.path.join(out, "env.txt")).read()
 gpu = re.search(r"^name, driver_version.*\n(.*)$", env, re.M)
+cudnn = re.findall(r"define CUDNN_(?:MAJOR|MINOR|PATCHLEVEL) (\d+)", env)[:3]
 cpu = {}
 try:
     m = re.search(r"(\d+)% tests passed, (\d+) tests failed out of (\d+)",
@@ -125,7 +141,7 @@ try:
 except OSError:
     pass
 summary = {"build_ok": build_ok == "1", "gpu": gpu.group(1) if gpu else None,
-           "commit": (re.search(r"^commit: (.*)$", env, re.M) or [None, None])[1],
+           "commit": commit, "cudnn_root": cudnn_root, "cudnn_headers": ".".join(cudnn),
            "gpu_tests_exit": int(gpu_rc), "gpu_tests": tests, "cpu_suite_exit": cpu_rc,
            "cpu_suite": cpu, "bench_exit": bench_rc}
 json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)

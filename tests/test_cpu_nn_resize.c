@@ -93,11 +93,14 @@ static void ref_axis(const kiln_resize_attr *a, int64_t in, int64_t out, double 
     double ratio = xo == floor(xo) ? 1.0 : xo - floor(xo);
     double c[64];
     int n = ref_coeffs(a, ratio, scale, c);
-    /* get_neighbor: the n indices of the edge-padded array nearest to xo, ties to the smaller. */
+    /* get_neighbor: the n indices of the edge-padded array nearest to xo, ties to the smaller.
+       The Python reference shifts x by the pad width before searching, which can round away
+       x's last bits (2.0000000000000004 + 2 == 4.0) and pick the window one sample early; the
+       search here runs in unshifted coordinates, as the operator's definition intends. */
     int64_t pad = (n + 1) / 2, limit = in + 2 * pad, chosen[64];
-    double xp = xo + (double)pad;
+    double xp = xo;
     int nc = 0;
-    for (int64_t cand = 0; cand < limit; cand++) {
+    for (int64_t cand = -pad; cand < limit - pad; cand++) {
         /* insert cand into the sorted-by-(distance, index) list of the best n */
         double dc = fabs(xp - (double)cand);
         int pos = nc;
@@ -116,7 +119,7 @@ static void ref_axis(const kiln_resize_attr *a, int64_t in, int64_t out, double 
     if (a->exclude_outside) {
         double sum = 0;
         for (int i = 0; i < n; i++) {
-            int64_t idx = chosen[i] - pad;
+            int64_t idx = chosen[i];
             if (idx < 0 || idx >= in) c[i] = 0;
             sum += c[i];
         }
@@ -124,7 +127,7 @@ static void ref_axis(const kiln_resize_attr *a, int64_t in, int64_t out, double 
     }
     t->n = n;
     for (int i = 0; i < n; i++) {
-        int64_t idx = chosen[i] - pad;
+        int64_t idx = chosen[i];
         t->idx[i] = idx < 0 ? 0 : (idx >= in ? in - 1 : idx);
         t->w[i] = c[i];
     }

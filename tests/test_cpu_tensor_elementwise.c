@@ -705,6 +705,103 @@ static void test_cast(void) {
     tt_free(&xi);
 }
 
+/* The float32 kernels compute kiln_act_apply's functions (the definition every backend
+   shares) bit for bit, Sigmoid and Exp (own vectorizable exp) within 2 ulp, on special values
+   too; float16 and bfloat16 conversions match dtype.h's bit for bit. */
+static void test_shared_definitions(void) {
+    static const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, 3.0f, -3.0f, 6.0f, -6.0f, 0.5f,
+                                    1e-40f, -1e-40f, 1e-30f, 87.0f, 88.5f, 88.8f, 89.0f, 100.0f,
+                                    -87.0f, -100.0f, -104.0f, -110.0f, 3.4e38f, -3.4e38f,
+                                    INFINITY, -INFINITY, NAN};
+    const int ns = sizeof special / sizeof special[0];
+    int64_t d = ns + 1000;
+    kiln_view x = tt_view(KILN_F32, 1, &d), y;
+    memcpy(x.data, special, sizeof special);
+    tt_fill(&rng, &x, -20, 20);
+    memcpy(x.data, special, sizeof special);
+    const struct { int op, act; } acts[] = {
+        {KILN_OP_RELU, KILN_ACT_RELU}, {KILN_OP_LEAKY_RELU, KILN_ACT_LEAKY_RELU},
+        {KILN_OP_CLIP, KILN_ACT_CLIP}, {KILN_OP_HARD_SIGMOID, KILN_ACT_HARD_SIGMOID},
+        {KILN_OP_HARD_SWISH, KILN_ACT_HARD_SWISH}, {KILN_OP_TANH, KILN_ACT_TANH},
+        {KILN_OP_SIGMOID, KILN_ACT_SIGMOID}, {KILN_OP_EXP, -1}};
+    for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++) {
+        kiln_node n = tt_node(acts[k].op, 6, 1, 1);
+        n.a.unary.alpha = 0.1f;
+        n.a.unary.beta = 0.6f;
+        n.a.unary.has_min = n.a.unary.has_max = 1;
+        n.a.unary.min = -1.5f;
+        n.a.unary.max = 6.0f;
+        kiln_err e;
+        CHECK_OK(tt_infer_run(NULL, &n, &x, &y, &e));
+        kiln_act a = {acts[k].act, n.a.unary.alpha, n.a.unary.beta};
+        if (acts[k].op == KILN_OP_CLIP) a.alpha = -1.5f, a.beta = 6.0f;
+        int bad = 0;
+        for (int64_t i = 0; i < d; i++) {
+            float v = ((float *)x.data)[i], got = ((float *)y.data)[i];
+            float want = acts[k].act >= 0 ? kiln_act_apply(&a, v) : expf(v);
+            int ok;
+            if (isnan(want) || isnan(got)) ok = isnan(want) && isnan(got);
+            else if (acts[k].op == KILN_OP_SIGMOID || acts[k].op == KILN_OP_EXP)
+                ok = got == want || fabsf(got - want) <= 2.5e-7f * fabsf(want) ||
+                     (fabsf(want) < 1e-37f && fabsf(got - want) < 1e-44f);
+            else ok = memcmp(&got, &want, 4) == 0;
+            if (!ok && bad++ < 3)
+                CHECK(0, "%s(%g) = %.9g, kiln_act_apply gives %.9g", kiln_op_name(acts[k].op),
+                      v, got, want);
+        }
+        CHECK(bad == 0, "%s: %d differ from the shared definition", kiln_op_name(acts[k].op), bad);
+        tt_free(&y);
+    }
+    tt_free(&x);
+
+    /* Cast float32 -> float16/bfloat16 at the rounding and range boundaries, and every half
+       back to float32, against dtype.h. */
+    static const float edges[] = {65504.0f, 65519.99f, 65520.0f, -65520.0f, 65536.0f,
+                                  6.1035156e-5f, 6.0975552e-5f, 5.9604645e-8f, 2.9802322e-8f,
+                                  2.9802326e-8f, 1e-45f, 0.0f, -0.0f, 1.0009765625f,
+                                  1.00048828125f, 1.00146484375f, INFINITY, -INFINITY, NAN,
+                                  3.3895314e38f, -3.3961776e38f};
+    int64_t ne = sizeof edges / sizeof edges[0];
+    kiln_view ev = tt_view(KILN_F32, 1, &ne), h;
+    memcpy(ev.data, edges, sizeof edges);
+    ((uint32_t *)ev.data)[ne - 3] = 0x7fc12345u; /* a NaN with a payload */
+    const kiln_dtype to[2] = {KILN_F16, KILN_BF16};
+    for (int k = 0; k < 2; k++) {
+        kiln_node n = tt_node(KILN_OP_CAST, 13, 1, 1);
+        n.a.cast.to = to[k];
+        kiln_err e;
+        CHECK_OK(tt_infer_run(NULL, &n, &ev, &h, &e));
+        int bad = 0;
+        for (int64_t i = 0; i < ne; i++) {
+            float v = ((float *)ev.data)[i];
+            uint16_t want = k ? kiln_f32_to_bf16(v) : kiln_f32_to_f16(v);
+            if (((uint16_t *)h.data)[i] != want && bad++ < 3)
+                CHECK(0, "cast %g to %s: %04x, want %04x", v, kiln_dtype_name(to[k]),
+                      ((uint16_t *)h.data)[i], want);
+        }
+        CHECK(bad == 0, "cast edges to %s", kiln_dtype_name(to[k]));
+        tt_free(&h);
+    }
+    tt_free(&ev);
+    int64_t all = 65536;
+    kiln_view hv = tt_view(KILN_F16, 1, &all), f;
+    for (int64_t i = 0; i < all; i++) ((uint16_t *)hv.data)[i] = (uint16_t)i;
+    for (int k = 0; k < 2; k++) {
+        hv.dtype = to[k];
+        kiln_node n = tt_node(KILN_OP_CAST, 13, 1, 1);
+        kiln_err e;
+        CHECK_OK(tt_infer_run(cpu2, &n, &hv, &f, &e));
+        int bad = 0;
+        for (int64_t i = 0; i < all; i++) {
+            float want = k ? kiln_bf16_to_f32((uint16_t)i) : kiln_f16_to_f32((uint16_t)i);
+            if (memcmp(&((float *)f.data)[i], &want, 4)) bad++;
+        }
+        CHECK(bad == 0, "every %s to float32: %d differ", kiln_dtype_name(to[k]), bad);
+        tt_free(&f);
+    }
+    tt_free(&hv);
+}
+
 int main(void) {
     kiln_rng_seed(&rng, test_seed());
     cpu2 = kiln_cpu_create(2);
@@ -714,6 +811,7 @@ int main(void) {
     test_prelu();
     test_variadic_where();
     test_cast();
+    test_shared_definitions();
     kiln_cpu_destroy(cpu2);
     return test_done();
 }

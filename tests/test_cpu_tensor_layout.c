@@ -43,11 +43,12 @@ static void test_transpose(void) {
         } else
             for (int i = 0; i < r; i++) perm[i] = r - 1 - i;
         kiln_dtype t = rand_type();
-        if (rep < 4) { /* big ones: tiles, threads, channel shuffle */
-            static const int64_t bs[4][5] = {{2, 64, 56, 56}, {3, 300, 200}, {2, 4, 29, 17, 33},
-                                             {1, 3, 224, 224}};
-            static const int64_t bp[4][5] = {{0, 2, 3, 1}, {0, 2, 1}, {0, 2, 1, 3, 4}, {0, 3, 2, 1}};
-            static const int br[4] = {4, 3, 5, 4};
+        if (rep < 6) { /* big ones: tiles (ragged edges too), threads, channel shuffle */
+            static const int64_t bs[6][5] = {{2, 64, 56, 56}, {3, 300, 200}, {2, 4, 29, 17, 33},
+                                             {1, 3, 224, 224}, {5, 37, 43}, {2, 3, 67, 9}};
+            static const int64_t bp[6][5] = {{0, 2, 3, 1}, {0, 2, 1}, {0, 2, 1, 3, 4}, {0, 3, 2, 1},
+                                             {0, 2, 1}, {3, 1, 0, 2}};
+            static const int br[6] = {4, 3, 5, 4, 3, 4};
             r = br[rep];
             s = kiln_shape_make(r, bs[rep]);
             n.a.transpose.nperm = r;

@@ -8,6 +8,7 @@ static const kiln_dtype types[] = {KILN_F32, KILN_F16, KILN_BF16};
 
 /* The activation in double, following kiln_act_apply's definitions. */
 static double act_ref(const kiln_act *a, double x) {
+    if (!a) return x; /* no activation */
     switch (a->type) {
     case KILN_ACT_RELU: return x > 0 ? x : 0;
     case KILN_ACT_CLIP: return x < a->alpha ? a->alpha : (x > a->beta ? a->beta : x);
@@ -179,7 +180,7 @@ int main(void) {
     kiln_cuda_nhwc a = kiln_cuda_nhwc_make(&e, KILN_F32, 1, 2, 2, 3), b = kiln_cuda_nhwc_make(&e, KILN_F32, 1, 2, 2, 2);
     CHECK(kiln_cuda_binary(KILN_CUDA_ADD, &a, &b, &a, NULL, 0, &e) == KILN_ERR_SHAPE, "2 channels do not broadcast to 3");
     b.dtype = KILN_F16;
-    b.c = 3;
+    b.c = b.c_pitch = 3;
     CHECK(kiln_cuda_binary(KILN_CUDA_ADD, &a, &b, &a, NULL, 0, &e) == KILN_ERR_DTYPE, "mixed types rejected");
     return test_done();
 }

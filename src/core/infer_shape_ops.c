@@ -114,7 +114,7 @@ kiln_status kiln__infer_unsqueeze(const kiln_infer_io *io, kiln_err *e) {
     int64_t axes[KILN_MAX_DIMS];
     int na, given;
     if (kiln_input_present(nv, v, 1)) {
-        if (!v[1].data)
+        if (!v[1].data && kiln_shape_numel(&v[1].shape) != 0)
             return kiln_err_set(e, KILN_ERR_UNSUPPORTED,
                                 "the axes input is not a constant and could not be computed "
                                 "before running");

@@ -26,7 +26,8 @@
 #include "core/graph.h"
 #include "core/shape.h"
 
-/* Learnable parameter elements of g (from declared constant shapes). */
+/* Learnable parameter elements of g (from declared constant shapes; -1 when out of memory). After
+   batch-norm folding the count includes the biases the folding gave the convs. */
 int64_t kiln_graph_param_count(const kiln_graph *g);
 /* Multiply-accumulates of node n under inferred shapes s (those of one batch: the count scales
    with it); 0 for ops that are not Conv/ConvTranspose/Gemm/MatMul or whose shapes are unknown. */

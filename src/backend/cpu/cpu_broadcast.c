@@ -63,14 +63,15 @@ static void run_range(void *arg, int64_t begin, int64_t end) {
     int64_t row = begin / len, col = begin % len;
     int s[KILN__BC_MAX_IN];
     for (int k = 0; k < nin; k++) s[k] = b->st[k][nd - 1] != 0;
+    /* The first row's index over the outer dimensions; then an odometer keeps each input's
+       row offset up to date without divisions. */
+    int64_t idx[KILN_MAX_DIMS] = {0}, off[KILN__BC_MAX_IN] = {0}, r = row;
+    for (int i = nd - 2; i >= 0; i--) {
+        idx[i] = r % b->d[i];
+        r /= b->d[i];
+        for (int k = 0; k < nin; k++) off[k] += idx[i] * b->st[k][i];
+    }
     while (begin < end) {
-        /* Offsets of this row: decompose its index over the outer dimensions. */
-        int64_t off[KILN__BC_MAX_IN] = {0}, r = row;
-        for (int i = nd - 2; i >= 0 && r; i--) {
-            int64_t idx = r % b->d[i];
-            r /= b->d[i];
-            for (int k = 0; k < nin; k++) off[k] += idx * b->st[k][i];
-        }
         int64_t n = len - col;
         if (n > end - begin) n = end - begin;
         const void *p[KILN__BC_MAX_IN];
@@ -78,8 +79,13 @@ static void run_range(void *arg, int64_t begin, int64_t end) {
             p[k] = (const char *)c->in[k] + (size_t)(off[k] + col * s[k]) * c->esz[k];
         c->row(c->ctx, p, s, c->out + (size_t)begin * c->oesz, n);
         begin += n;
-        row++;
         col = 0;
+        for (int i = nd - 2; i >= 0; i--) {
+            for (int k = 0; k < nin; k++) off[k] += b->st[k][i];
+            if (++idx[i] < b->d[i]) break;
+            for (int k = 0; k < nin; k++) off[k] -= idx[i] * b->st[k][i];
+            idx[i] = 0;
+        }
     }
 }
 

@@ -45,10 +45,17 @@ static int cast_fast(const cast_ctx *c, int64_t b, int64_t e) {
     if (PAIR(KILN_I32, KILN_F32)) LOOP(int32_t, float, (float)v)
     if (PAIR(KILN_I64, KILN_I32)) LOOP(int64_t, int32_t, (int32_t)v)
     if (PAIR(KILN_I32, KILN_I64)) LOOP(int32_t, int64_t, v)
-    if (PAIR(KILN_F32, KILN_F16)) LOOP(float, uint16_t, kiln_f32_to_f16(v))
-    if (PAIR(KILN_F16, KILN_F32)) LOOP(uint16_t, float, kiln_f16_to_f32(v))
-    if (PAIR(KILN_F32, KILN_BF16)) LOOP(float, uint16_t, kiln_f32_to_bf16(v))
-    if (PAIR(KILN_BF16, KILN_F32)) LOOP(uint16_t, float, kiln_bf16_to_f32(v))
+#define CONV(F, T, fn)                                                                           \
+    if (PAIR(F, T)) {                                                                            \
+        fn((const void *)((const char *)c->x + b * (int64_t)kiln_dtype_size(F)),                 \
+           (void *)((char *)c->y + b * (int64_t)kiln_dtype_size(T)), e - b);                     \
+        return 1;                                                                                \
+    }
+    CONV(KILN_F32, KILN_F16, kiln__f32_to_f16_n)
+    CONV(KILN_F16, KILN_F32, kiln__f16_to_f32_n)
+    CONV(KILN_F32, KILN_BF16, kiln__f32_to_bf16_n)
+    CONV(KILN_BF16, KILN_F32, kiln__bf16_to_f32_n)
+#undef CONV
     if (PAIR(KILN_F32, KILN_F64)) LOOP(float, double, v)
     if (PAIR(KILN_F64, KILN_F32)) LOOP(double, float, (float)v)
     if (PAIR(KILN_BOOL, KILN_F32)) LOOP(uint8_t, float, v != 0)

@@ -94,7 +94,8 @@ kiln_status kiln__cpu_conv(kiln_cpu *cpu, const kiln_node *n, const kiln_view *i
     float *y = out[0].data;
     if (batch == 0 || c_out == 0 || hw_out == 0) return KILN_OK;
 
-    if (cg == 1) return kiln__cpu_conv_depthwise(cpu, &w, batch, c_out, mg, x, wt, bias, res, &a->act, y);
+    if (cg == 1 && w.k[2] <= KILN_DW_MAX_KW)
+        return kiln__cpu_conv_depthwise(cpu, &w, batch, c_out, mg, x, wt, bias, res, &a->act, y);
 
     int pointwise = kiln_window_k_numel(&w) == 1;
     for (int i = 0; i < KILN_WINDOW_DIMS; i++)

@@ -211,12 +211,15 @@ typedef struct split {
 } split;
 
 /* Choose tiles that minimize the estimated time: rounds of parallel tasks, each costing its
-   multiply-adds plus the packing it repeats (packing an element costs about as much as a dozen
-   vectorized multiply-adds) plus a fixed hand-out cost. */
+   multiply-adds, the packing it does (every task packs its own rows of A, unless it reads them
+   in place, and its own columns of B; a packed element costs about as much as a dozen
+   vectorized multiply-adds, one unfolded by a convolution's packer about twice that) and a
+   fixed hand-out cost. */
 static split plan_split(const kiln_gemm *g, const kiln_gemm_kernel *kr, int nth) {
     split best = {round_up(g->m, kr->mr), round_up(g->n, kr->nr), 1, 1};
     int64_t mt = ceil_div(g->m, kr->mr), nt = ceil_div(g->n, kr->nr), k = g->k > 0 ? g->k : 1;
     if (nth <= 1 || g->m * g->n * k < 32 * 32 * 32) return best;
+    const double wa = 12.0, wb = g->b_pack ? 24.0 : 12.0;
     double best_cost = -1;
     int64_t lim = 4 * (int64_t)nth;
     for (int64_t tm = 1; tm <= min64(mt, lim); tm++) {
@@ -224,7 +227,9 @@ static split plan_split(const kiln_gemm *g, const kiln_gemm_kernel *kr, int nth)
             int64_t rows = ceil_div(mt, tm) * kr->mr, cols = ceil_div(nt, tn) * kr->nr;
             int64_t tasks = ceil_div(g->m, rows) * ceil_div(g->n, cols);
             int64_t rounds = ceil_div(tasks, nth);
-            double cost = (double)rounds * ((double)rows * cols * k + 12.0 * (double)(rows + cols) * k + 20000.0);
+            int a_in_place = g->a_cs == 1 && cols <= KILN_GEMM_ROWS_IN_PLACE_N;
+            double pack = ((a_in_place ? 0.0 : wa * (double)rows) + wb * (double)cols) * (double)k;
+            double cost = (double)rounds * ((double)rows * (double)cols * (double)k + pack + 20000.0);
             if (best_cost < 0 || cost < best_cost) {
                 best_cost = cost;
                 best = (split){rows, cols, ceil_div(g->m, rows), ceil_div(g->n, cols)};

@@ -12,6 +12,14 @@
 
 #include <string.h>
 
+/* GCC in ISO C mode does not fuse a*b + c into an FMA unless told to; clang's default
+   (-ffp-contract=on) already fuses within an expression, and it has no optimize attribute. */
+#if defined(__clang__)
+#define KILN_FP_CONTRACT
+#else
+#define KILN_FP_CONTRACT __attribute__((optimize("fp-contract=fast")))
+#endif
+
 /* AT(i, p) addresses A: the packed sliver, or (the _ua variants) A's rows in place. */
 #define KILN_UKR_BODY(MR, NV, VB, AT)                                                            \
     typedef float vf __attribute__((vector_size(VB)));                                           \
@@ -79,12 +87,12 @@
 
 /* A micro-kernel on packed A, one on A's rows (lda apart), and the matrix-vector kernels. */
 #define KILN_UKR_DEFINE(NAME, ATTR, VB, MR, NV)                                                  \
-    ATTR __attribute__((optimize("fp-contract=fast"))) static void NAME(                         \
+    ATTR KILN_FP_CONTRACT static void NAME(                         \
         int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,         \
         int64_t ldc, int accumulate, const kiln_gemm_epi *epi) {                                 \
         KILN_UKR_BODY(MR, NV, VB, KILN_AT_P##MR)                                                 \
     }                                                                                            \
-    ATTR __attribute__((optimize("fp-contract=fast"))) static void NAME##_ua(                    \
+    ATTR KILN_FP_CONTRACT static void NAME##_ua(                    \
         int64_t kc, const float *restrict a, int64_t lda, const float *restrict b,               \
         float *restrict c, int64_t ldc, int accumulate, const kiln_gemm_epi *epi) {              \
         KILN_UKR_BODY(MR, NV, VB, KILN_AT_ROWS)                                                  \
@@ -98,7 +106,7 @@
 /* y[j] (+)= sum_p x[p] * B(p, j) for j < n: B's rows contiguous (b_cs == 1) or its columns
    (b_rs == 1). Sixteen independent partial sums let GCC vectorize without reassociating. */
 #define KILN_GEMV_DEFINE(NAME, ATTR)                                                             \
-    ATTR __attribute__((optimize("fp-contract=fast"))) static void NAME(                         \
+    ATTR KILN_FP_CONTRACT static void NAME(                         \
         int64_t k, int64_t n, const float *restrict x, const float *restrict b, int64_t b_rs,    \
         int64_t b_cs, float *restrict y) {                                                       \
         if (b_cs == 1) {                                                                         \
@@ -150,8 +158,9 @@ const int kiln__gemm_n_kernels = (int)(sizeof kiln__gemm_kernels / sizeof kiln__
 int kiln__gemm_kernel_supported(const kiln_gemm_kernel *k) {
     if (!k->cpu_feature) return 1;
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    /* __builtin_cpu_supports needs literal names; it also checks the OS saves the registers. */
+    /* __builtin_cpu_supports needs literal names; it also checks that the OS saves the wide
+       registers. libgcc fills its CPU model at start-up, so no __builtin_cpu_init here (it
+       would be a needless write from every thread that asks). */
     if (!strcmp(k->cpu_feature, "avx512f")) return __builtin_cpu_supports("avx512f");
     if (!strcmp(k->cpu_feature, "avx2"))
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

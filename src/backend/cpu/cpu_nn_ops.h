@@ -8,7 +8,7 @@
 /* Scratch slots (kiln_cpu_scratch) the nn kernels use; one node runs at a time, so slots are
    only shared within a kernel. */
 enum {
-    KILN_CPU_SLOT_COL = 0,  /* im2col / col2im buffers */
+    KILN_CPU_SLOT_COL = 0,  /* ConvTranspose's column buffer (Conv unfolds inside GEMM packing) */
     KILN_CPU_SLOT_GEMM = 1, /* GEMM packing, per thread */
     KILN_CPU_SLOT_AUX = 2,  /* small tables (Resize taps, folded BN parameters) */
 };

@@ -39,22 +39,51 @@ static void put(const pad_ctx *c, char *dst, int64_t src_off) {
     else memcpy(dst, c->in + (size_t)src_off * c->esz, c->esz);
 }
 
+/* n copies of the constant. */
+static void fill(const pad_ctx *c, char *dst, int64_t n) {
+    switch (c->esz) {
+#define FILL(T)                                                                                  \
+    {                                                                                            \
+        T v, *d = (T *)dst;                                                                      \
+        memcpy(&v, c->value, sizeof v);                                                          \
+        for (int64_t j = 0; j < n; j++) d[j] = v;                                                \
+    }                                                                                            \
+    break;
+    case 1: memset(dst, c->value[0], (size_t)n); break;
+    case 2: FILL(uint16_t)
+    case 4: FILL(uint32_t)
+    case 8: FILL(uint64_t)
+#undef FILL
+    default:
+        for (int64_t j = 0; j < n; j++) memcpy(dst + (size_t)j * c->esz, c->value, c->esz);
+    }
+}
+
 static void pad_range(void *arg, int64_t b, int64_t e) {
     const pad_ctx *c = arg;
     int last = c->r - 1;
     int64_t len = c->od[last];
+    /* Output row b's index over the outer dims, then counted up row by row. */
+    int64_t idx[KILN_MAX_DIMS] = {0}, rr = b;
+    for (int i = last - 1; i >= 0; i--) {
+        idx[i] = rr % c->od[i];
+        rr /= c->od[i];
+    }
     for (int64_t row = b; row < e; row++) {
         char *dst = c->out + (size_t)(row * len) * c->esz;
-        int64_t off = 0, rr = row;
+        int64_t off = 0;
         int constant_row = 0;
-        for (int i = last - 1; i >= 0; i--) {
-            int64_t src = c->map[i][rr % c->od[i]];
-            rr /= c->od[i];
+        for (int i = 0; i < last; i++) {
+            int64_t src = c->map[i][idx[i]];
             if (src < 0) constant_row = 1;
             off += src * c->ist[i];
         }
+        for (int i = last - 1; i >= 0; i--) {
+            if (++idx[i] < c->od[i]) break;
+            idx[i] = 0;
+        }
         if (constant_row) {
-            for (int64_t j = 0; j < len; j++) memcpy(dst + (size_t)j * c->esz, c->value, c->esz);
+            fill(c, dst, len);
             continue;
         }
         const int64_t *m = c->map[last];

@@ -42,11 +42,18 @@ static void slice_range(void *arg, int64_t b, int64_t e) {
     const slice_ctx *c = arg;
     int last = c->r - 1;
     int64_t len = c->od[last];
+    /* Output row b's index over the outer dims, then counted up row by row. */
+    int64_t idx[KILN_MAX_DIMS] = {0}, rr = b;
+    for (int i = last - 1; i >= 0; i--) {
+        idx[i] = rr % c->od[i];
+        rr /= c->od[i];
+    }
     for (int64_t row = b; row < e; row++) {
-        int64_t off = c->base, rr = row;
-        for (int i = last - 1; i >= 0 && rr; i--) {
-            off += (rr % c->od[i]) * c->ist[i];
-            rr /= c->od[i];
+        int64_t off = c->base;
+        for (int i = 0; i < last; i++) off += idx[i] * c->ist[i];
+        for (int i = last - 1; i >= 0; i--) {
+            if (++idx[i] < c->od[i]) break;
+            idx[i] = 0;
         }
         copy_row(c->in + off * (int64_t)c->esz, c->out + (size_t)(row * len) * c->esz, len,
                  c->ist[last], c->esz);

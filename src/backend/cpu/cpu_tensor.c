@@ -81,12 +81,12 @@ void kiln__cpu_parallel(kiln_cpu *cpu, int64_t n, int64_t grain, kiln__cpu_range
         fn(arg, 0, n);
         return;
     }
-    /* A few tasks per thread balance uneven progress; chunks stay multiples of 64 elements so
-       that chunk borders do not split cache lines of float outputs. */
+    /* A few tasks per thread balance uneven progress. Long chunks (elements, not rows or
+       blocks) are rounded to multiples of 64 so that chunk borders do not split cache lines. */
     int64_t tasks = n / grain;
     if (tasks > 4 * (int64_t)threads) tasks = 4 * (int64_t)threads;
     int64_t chunk = (n + tasks - 1) / tasks;
-    chunk = (chunk + 63) & ~(int64_t)63;
+    if (chunk >= 4096) chunk = (chunk + 63) & ~(int64_t)63;
     par_ctx c = {fn, arg, n, chunk};
     kiln_pool_for(pool, (n + chunk - 1) / chunk, par_task, &c);
 }

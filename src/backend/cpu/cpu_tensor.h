@@ -64,6 +64,14 @@ static inline void kiln__store_int(void *d, kiln_dtype t, int64_t i, int64_t v) 
     }
 }
 
+/* float32 <-> float16 / bfloat16 over arrays, in loops the compiler vectorizes (cpu_convert.c);
+   bit for bit the same as dtype.h's converters (round to nearest even, NaN payloads kept,
+   subnormals exact). */
+void kiln__f32_to_f16_n(const float *x, uint16_t *y, int64_t n);
+void kiln__f16_to_f32_n(const uint16_t *x, float *y, int64_t n);
+void kiln__f32_to_bf16_n(const float *x, uint16_t *y, int64_t n);
+void kiln__bf16_to_f32_n(const uint16_t *x, float *y, int64_t n);
+
 /* Element type checks with a one-line message naming the op. */
 kiln_status kiln__cpu_check_dtype(const kiln_node *n, kiln_dtype t, int allow_int, kiln_err *e);
 

@@ -1,5 +1,5 @@
-/* Unary elementwise kernels: activations (through kiln_act_apply, the definition every backend
- * shares), math functions, and Clip. float32 runs straight loops the compiler vectorizes;
+/* Unary elementwise kernels: activations (kiln_act_apply's definitions, shared by every
+ * backend), math functions, and Clip. float32 runs straight loops the compiler vectorizes;
  * float16/bfloat16 convert blocks to float32 and reuse them; float64 computes in double;
  * integer types take the ops ONNX defines on them (Relu, Neg, Abs, Clip) exactly in int64. */
 #include <math.h>
@@ -11,12 +11,93 @@ typedef struct {
     int op;
     kiln_dtype dt;
     float alpha, beta;  /* LeakyRelu, HardSigmoid */
-    float lo, hi;       /* Clip on float types */
+    float lo, hi;       /* Clip on float types; lo <= hi */
     double dlo, dhi;    /* Clip on float64 */
     int64_t ilo, ihi;   /* Clip on integer types */
     const void *x;
     void *y;
 } unary_ctx;
+
+static inline float as_float(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline uint32_t as_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+/* e^x for x in [-104, 89] (callers clamp: e^-104 is 0 and e^89 inf in float; NaN passes), in
+   straight-line code the compiler vectorizes (libm's expf is a call per element). Cephes'
+   reduction x = n ln2 + r and polynomial; checked against exp() on every float: under one ulp,
+   inf above 88.72, correct subnormals. 2^n is applied in two halves so that n = 128 (results
+   near FLT_MAX) and n < -126 (subnormal results) stay representable. */
+static inline float exp_core(float x) {
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float t = x * 1.44269504088896341f + magic;
+    int32_t n = (int32_t)(as_bits(t) - as_bits(magic));
+    float fn = t - magic;
+    float r = x - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t h = n >> 1;
+    return p * as_float((uint32_t)(h + 127) << 23) * as_float((uint32_t)(n - h + 127) << 23);
+}
+
+/* GCC vectorizes a loop of float selects, or a loop of arithmetic, but not selects feeding
+   arithmetic (it cannot if-convert them under the default -ftrapping-math). So Sigmoid, Exp
+   and HardSwish run in blocks: a select-only pass into a small buffer, then an arithmetic
+   pass. */
+#define BLOCK 256
+
+static void exp_block(const float *x, float *y, int64_t n, int sigmoid) {
+    float t[BLOCK];
+    for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {
+        int64_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
+        const float s = sigmoid ? -1.0f : 1.0f;
+        for (int64_t j = 0; j < m; j++) {
+            float v = s * x[i0 + j];
+            t[j] = v < -104.0f ? -104.0f : (v > 89.0f ? 89.0f : v);
+        }
+        if (sigmoid)
+            for (int64_t j = 0; j < m; j++) y[i0 + j] = 1.0f / (1.0f + exp_core(t[j]));
+        else
+            for (int64_t j = 0; j < m; j++) y[i0 + j] = exp_core(t[j]);
+    }
+}
+
+/* HardSwish x * max(0, min(1, x / 6 + 1/2)), as kiln_act_apply, in the two-pass form. */
+static void hard_swish_block(const float *x, float *y, int64_t n) {
+    float t[BLOCK];
+    for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {
+        int64_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
+        for (int64_t j = 0; j < m; j++) {
+            float v = x[i0 + j] / 6.0f + 0.5f;
+            t[j] = v < 0 ? 0 : (v > 1 ? 1 : v);
+        }
+        for (int64_t j = 0; j < m; j++) y[i0 + j] = x[i0 + j] * t[j];
+    }
+}
+
+/* LeakyRelu x < 0 ? alpha * x : x, as kiln_act_apply (bit for bit: the factor is alpha or 1),
+   in the two-pass form. */
+static void leaky_relu_block(const float *x, float *y, int64_t n, float alpha) {
+    float t[BLOCK];
+    for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {
+        int64_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
+        for (int64_t j = 0; j < m; j++) t[j] = x[i0 + j] < 0 ? alpha : 1.0f;
+        for (int64_t j = 0; j < m; j++) y[i0 + j] = x[i0 + j] * t[j];
+    }
+}
 
 static void unary_f32(const unary_ctx *c, const float *x, float *y, int64_t n) {
 #define LOOP(EXPR)                                                                               \
@@ -34,14 +115,14 @@ static void unary_f32(const unary_ctx *c, const float *x, float *y, int64_t n) {
     }
     switch (c->op) {
     case KILN_OP_RELU: ACT(KILN_ACT_RELU, 0, 0)
-    case KILN_OP_LEAKY_RELU: ACT(KILN_ACT_LEAKY_RELU, c->alpha, 0)
+    case KILN_OP_LEAKY_RELU: leaky_relu_block(x, y, n, c->alpha); break;
     case KILN_OP_CLIP: ACT(KILN_ACT_CLIP, c->lo, c->hi)
-    case KILN_OP_SIGMOID: ACT(KILN_ACT_SIGMOID, 0, 0)
+    case KILN_OP_SIGMOID: exp_block(x, y, n, 1); break;
     case KILN_OP_HARD_SIGMOID: ACT(KILN_ACT_HARD_SIGMOID, c->alpha, c->beta)
-    case KILN_OP_HARD_SWISH: ACT(KILN_ACT_HARD_SWISH, 0, 0)
+    case KILN_OP_HARD_SWISH: hard_swish_block(x, y, n); break;
     case KILN_OP_TANH: ACT(KILN_ACT_TANH, 0, 0)
     case KILN_OP_ERF: LOOP(erff(v))
-    case KILN_OP_EXP: LOOP(expf(v))
+    case KILN_OP_EXP: exp_block(x, y, n, 0); break;
     case KILN_OP_LOG: LOOP(logf(v))
     case KILN_OP_NEG: LOOP(-v)
     case KILN_OP_ABS: LOOP(fabsf(v))
@@ -102,11 +183,11 @@ static void unary_range(void *arg, int64_t b, int64_t e) {
         int f16 = c->dt == KILN_F16;
         for (int64_t i = b; i < e; i += 256) {
             int64_t m = e - i < 256 ? e - i : 256;
-            for (int64_t j = 0; j < m; j++)
-                buf[j] = f16 ? kiln_f16_to_f32(x[i + j]) : kiln_bf16_to_f32(x[i + j]);
+            if (f16) kiln__f16_to_f32_n(x + i, buf, m);
+            else kiln__bf16_to_f32_n(x + i, buf, m);
             unary_f32(c, buf, buf, m);
-            for (int64_t j = 0; j < m; j++)
-                y[i + j] = f16 ? kiln_f32_to_f16(buf[j]) : kiln_f32_to_bf16(buf[j]);
+            if (f16) kiln__f32_to_f16_n(buf, y + i, m);
+            else kiln__f32_to_bf16_n(buf, y + i, m);
         }
         break;
     }

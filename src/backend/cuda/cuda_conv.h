@@ -11,6 +11,11 @@
  * (FP32 precision excludes tensor-core engines, so no TF32; TF32 precision allows them).
  * Grouped and depthwise convolutions are the same graph with fewer filter channels.
  *
+ * When candidates() says KILN_ERR_UNSUPPORTED (measured: FP32 graphs with a residual under the
+ * system cuDNN 9.14), build the convolution alone (has_bias = has_residual = 0, no activation)
+ * and run kiln_cuda_bias_act after it. Hard sigmoid / hard swish are never fused (no cuDNN
+ * pointwise mode): the same split, or kiln_cuda_activation after a fused conv + bias.
+ *
  * Building a layer (what the builder does):
  *
  *     kiln_cuda_conv_graph *g;

@@ -4,7 +4,7 @@
  * kernels go through a 32x33 shared-memory tile (the extra column avoids bank conflicts). The
  * network input is special: 3 channels padded to 4 or 8, where a 32-channel tile would idle most
  * threads, so a pixel-per-thread kernel reads the 3 planes (coalesced across the warp) and writes
- * the padded pixel.
+ * the padded pixel, with one 16-byte store when the pixel is exactly 16 bytes (the stem's case).
  */
 #include "backend/cuda/cuda_kernel_util.cuh"
 #include "backend/cuda/cuda_layout.h"
@@ -26,6 +26,24 @@ __global__ void to_nhwc_small(const float *__restrict__ in, int c, int64_t hw, i
         const float *src = in + n * c * hw + q;
         T *dst = out.p + n * out.sn + q * out.sw; /* h and w folded: sh == w * sw for a view */
         for (int k = 0; k < cout; k++) dst[k] = from_f<T>(k < c ? src[k * hw] : 0.f);
+    }
+}
+
+/* The network input into a dense 16-byte pixel (4 FP32 or 8 FP16/BF16 channels): the same as
+   to_nhwc_small with one 16-byte store per pixel instead of COUT narrow ones. */
+template <typename T, int COUT>
+__global__ void to_nhwc_pixel16(const float *__restrict__ in, int c, int64_t hw, int64_t pixels,
+                                uint4 *__restrict__ out) {
+    static_assert(sizeof(T) * COUT == 16, "a pixel is 16 bytes");
+    for (int64_t p = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; p < pixels;
+         p += (int64_t)gridDim.x * blockDim.x) {
+        int64_t n = p / hw, q = p % hw;
+        const float *src = in + n * c * hw + q;
+        uint4 raw;
+        T *t = reinterpret_cast<T *>(&raw);
+#pragma unroll
+        for (int k = 0; k < COUT; k++) t[k] = from_f<T>(k < c ? src[k * hw] : 0.f);
+        out[p] = raw;
     }
 }
 
@@ -85,8 +103,13 @@ extern "C" kiln_status kiln_cuda_nchw_to_nhwc(const float *in, int n, int c, int
     if (n > 65535) return kiln_err_set(e, KILN_ERR_SHAPE, "%s: batch %d > 65535", fn, n);
     KILN_CUDA_DISPATCH(out->dtype, T, fn, e, {
         view<T> v = make_view<T>(out);
-        if (out->c <= 16) {
-            int64_t pixels = (int64_t)n * hw;
+        int64_t pixels = (int64_t)n * hw;
+        bool pixel16 = out->c * sizeof(T) == 16 && kiln_cuda_nhwc_pitch(out) == out->c &&
+                       out->c_offset == 0 && ((uintptr_t)out->data & 15u) == 0;
+        if (pixel16) {
+            to_nhwc_pixel16<T, 16 / sizeof(T)><<<grid_for(pixels, 256), 256, 0, s>>>(in, c, hw, pixels,
+                                                                                     (uint4 *)out->data);
+        } else if (out->c <= 16) {
             to_nhwc_small<T><<<grid_for(pixels, 256), 256, 0, s>>>(in, c, hw, pixels, v, out->c);
         } else {
             dim3 grid((unsigned)((hw + TILE - 1) / TILE), (unsigned)((out->c + TILE - 1) / TILE), (unsigned)n);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train a small residual CNN on Fashion-MNIST (Debian's dataset-fashion-mnist) and export it.
 
-usage: train_fashion_mnist.py [--epochs 8] [--out models/fashion_mnist_resnet.onnx]
+usage: train_fashion_mnist.py [--epochs 10] [--out models/fashion_mnist_resnet.onnx]
 
 CPU only (Debian's python3-torch 1.13), a few minutes on 2 cores. The exported model takes raw
 pixels scaled to [0, 1] (N x 1 x 28 x 28, float32; normalisation is inside the model) and returns
@@ -50,9 +50,9 @@ class Block(nn.Module):
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(1, 32, 3, 1, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU())
-        self.layers = nn.Sequential(Block(32, 32, 1), Block(32, 64, 2), Block(64, 128, 2))
-        self.fc = nn.Linear(128, 10)
+        self.stem = nn.Sequential(nn.Conv2d(1, 24, 3, 1, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU())
+        self.layers = nn.Sequential(Block(24, 48, 2), Block(48, 96, 2))
+        self.fc = nn.Linear(96, 10)
 
     def forward(self, x):
         x = (x - MEAN) / STD
@@ -74,7 +74,7 @@ def evaluate(model, x, y):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--out", default="models/fashion_mnist_resnet.onnx")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()

@@ -2,7 +2,7 @@
 # tests/test_onnx_*.c read (scripts/make_onnx_cases.py, Debian's python3 with the onnx package),
 # then each C test reads them from ${CMAKE_BINARY_DIR}/onnx_cases (KILN_BUILD_DIR).
 add_test(NAME onnx_cases
-         COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/scripts/make_onnx_cases.py
+         COMMAND ${KILN_PYTHON} ${CMAKE_SOURCE_DIR}/scripts/make_onnx_cases.py
                  ${CMAKE_BINARY_DIR}/onnx_cases)
 set_tests_properties(onnx_cases PROPERTIES FIXTURES_SETUP onnx_cases LABELS "unit;asan"
                      TIMEOUT 120)

@@ -2,7 +2,7 @@
 # are computed at test time by scripts/zoo_reference.py, never committed; test_zoo reads them.
 # Debian's python has torch/torchvision (the pyenv python on PATH does not).
 add_test(NAME zoo_reference
-         COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/scripts/zoo_reference.py
+         COMMAND ${KILN_PYTHON} ${CMAKE_SOURCE_DIR}/scripts/zoo_reference.py
                  -o ${CMAKE_BINARY_DIR}/zoo_reference.json)
 set_tests_properties(zoo_reference PROPERTIES FIXTURES_SETUP zoo_reference TIMEOUT 300
                      LABELS "unit;asan")

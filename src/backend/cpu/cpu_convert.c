@@ -12,6 +12,14 @@
 
 #define BLOCK 256
 
+/* Multiversioned for wider vectors (integer-only selects: every version gives the same bits). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define MULTIVERSION
+#endif
+
+MULTIVERSION
 void kiln__f32_to_f16_n(const float *x, uint16_t *y, int64_t n) {
     uint32_t sub[BLOCK];
     for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {
@@ -36,6 +44,7 @@ void kiln__f32_to_f16_n(const float *x, uint16_t *y, int64_t n) {
     }
 }
 
+MULTIVERSION
 void kiln__f16_to_f32_n(const uint16_t *x, float *y, int64_t n) {
     float sub[BLOCK];
     for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {

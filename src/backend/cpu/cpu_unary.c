@@ -54,9 +54,9 @@ static inline float exp_core(float x) {
 }
 
 /* GCC vectorizes a loop of float selects, or a loop of arithmetic, but not selects feeding
-   arithmetic (it cannot if-convert them under the default -ftrapping-math). So Sigmoid, Exp
-   and HardSwish run in blocks: a select-only pass into a small buffer, then an arithmetic
-   pass. */
+   arithmetic (it cannot if-convert them under the default -ftrapping-math). So Sigmoid, Exp,
+   LeakyRelu and HardSwish run in blocks: a select-only pass into a small buffer, then an
+   arithmetic pass. */
 #define BLOCK 256
 
 static void exp_block(const float *x, float *y, int64_t n, int sigmoid) {
@@ -99,6 +99,11 @@ static void leaky_relu_block(const float *x, float *y, int64_t n, float alpha) {
     }
 }
 
+/* Multiversioned: Sigmoid and Exp are compute-bound, wider vectors help. With -std=c11 GCC
+   does not contract into FMA, so every version gives the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 static void unary_f32(const unary_ctx *c, const float *x, float *y, int64_t n) {
 #define LOOP(EXPR)                                                                               \
     for (int64_t i = 0; i < n; i++) {                                                            \

@@ -99,11 +99,6 @@ static void leaky_relu_block(const float *x, float *y, int64_t n, float alpha) {
     }
 }
 
-/* Multiversioned: Sigmoid and Exp are compute-bound, wider vectors help. With -std=c11 GCC
-   does not contract into FMA, so every version gives the same bits. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
 static void unary_f32(const unary_ctx *c, const float *x, float *y, int64_t n) {
 #define LOOP(EXPR)                                                                               \
     for (int64_t i = 0; i < n; i++) {                                                            \

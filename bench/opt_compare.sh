@@ -64,8 +64,17 @@ rounds = int(rounds)
 def load(p):
     with open(os.path.join(work, p)) as f:
         return json.load(f)
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 res = {"model": model, "backend": backend, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-       "host": platform.node(), "cpu": platform.processor() or platform.machine(),
+       "host": platform.node(), "cpu": cpu_name(),
        "cores": os.cpu_count(), "load_average_at_end": os.getloadavg(),
        "method": "each batch: both engines built with kiln build (--no-optimize vs default), "
                  "then %d alternating rounds of kiln bench --duration %s; latency = median of "

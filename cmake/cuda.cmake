@@ -61,6 +61,11 @@ if(KILN_HAVE_CUDA AND KILN_CUDA_SOURCES)
   # them set because kiln now carries CUDA objects.
   set_target_properties(kiln kiln_cuda PROPERTIES CUDA_ARCHITECTURES "90-real;90-virtual")
   target_compile_definitions(kiln PUBLIC KILN_HAVE_CUDA=1)
+  # The engine-level backend (src/backend/cuda/cuda_backend.c): config.c registers
+  # &kiln_backend_cuda under this switch.
+  if(EXISTS ${CMAKE_SOURCE_DIR}/src/backend/cuda/cuda_backend.c)
+    target_compile_definitions(kiln PUBLIC KILN_CUDA_ENGINE=1)
+  endif()
   target_compile_definitions(kiln_cuda PUBLIC KILN_HAVE_CUDA=1)
 else()
   message(STATUS "kiln: CUDA backend OFF")

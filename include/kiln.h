@@ -216,6 +216,7 @@ void kiln_engine_destroy(kiln_engine *e);
 /* Optimize and build m for the configuration; cfg NULL uses the defaults (CPU, FP32). */
 kiln_status kiln_engine_build(kiln_engine *e, const kiln_model *m, const kiln_builder_config *cfg);
 kiln_status kiln_engine_save(kiln_engine *e, const char *path);
+/* Loading replaces what e held: destroy its contexts first. On failure e keeps its old engine. */
 kiln_status kiln_engine_load(kiln_engine *e, const char *path);
 const char *kiln_engine_errmsg(const kiln_engine *e);
 int kiln_engine_num_inputs(const kiln_engine *e);

@@ -90,7 +90,9 @@ static int gb_bn(gb *b, int x, int64_t c) {
 }
 
 static int gb_unary(gb *b, kiln_op op, int x) { return gb_node(b, op, 1, &x, NULL); }
-static int gb_binary(gb *b, kiln_op op, int x, int y) { return gb_node(b, op, 2, (int[]){x, y}, NULL); }
+static int gb_binary(gb *b, kiln_op op, int x, int y) {
+    return gb_node(b, op, 2, (int[]){x, y}, NULL);
+}
 
 static void gb_output(gb *b, int t, const char *name) {
     free(b->g->t[t].name);
@@ -149,7 +151,8 @@ static void test_identity(void) {
     int x = gb_input(&b, "x", 4, (int64_t[]){0, 4, 5, 6});
     int t = gb_unary(&b, KILN_OP_IDENTITY, x);
     t = gb_unary(&b, KILN_OP_DROPOUT, t);
-    t = gb_node(&b, KILN_OP_RESHAPE, 2, (int[]){t, gb_const_i64(&b, 4, (int64_t[]){0, 4, 5, 6})}, NULL);
+    t = gb_node(&b, KILN_OP_RESHAPE, 2, (int[]){t, gb_const_i64(&b, 4, (int64_t[]){0, 4, 5, 6})},
+                NULL);
     t = gb_unary(&b, KILN_OP_CAST, t);
     gb_last(&b)->a.cast.to = KILN_F32;
     t = gb_unary(&b, KILN_OP_TRANSPOSE, t);
@@ -184,15 +187,20 @@ static void test_fold_constants(void) {
                       gb_const(&b, 4, (int64_t[]){1, 8, 1, 1}, -1, 1));
     int y = gb_binary(&b, KILN_OP_MUL, x, c);
     y = gb_conv(&b, y, 8, 16, 3, 1, 1);
-    /* The exporters' dynamic-batch flatten: Reshape(y, Concat(Unsqueeze(Gather(Shape(y), 0)), -1)). */
+    /* The exporters' dynamic-batch flatten: Reshape(y, Concat(Unsqueeze(Gather(Shape(y), 0)), -1)).
+     */
     int s = gb_unary(&b, KILN_OP_SHAPE, y);
     int n0 = gb_node(&b, KILN_OP_GATHER, 2, (int[]){s, gb_const_i64(&b, 0, NULL)}, NULL);
     /* a 0-D index: make the constant scalar */
     b.g->t[b.g->n[b.g->n_n - 1].in[1]].shape.ndim = 0;
     int64_t zero = 0;
-    memcpy(b.g->t[b.g->n[b.g->n_n - 1].in[1]].data = realloc(b.g->t[b.g->n[b.g->n_n - 1].in[1]].data, 8), &zero, 8);
-    int un = gb_node(&b, KILN_OP_UNSQUEEZE, 2, (int[]){n0, gb_const_i64(&b, 1, (int64_t[]){0})}, NULL);
-    int cat = gb_node(&b, KILN_OP_CONCAT, 2, (int[]){un, gb_const_i64(&b, 1, (int64_t[]){-1})}, NULL);
+    memcpy(b.g->t[b.g->n[b.g->n_n - 1].in[1]].data =
+               realloc(b.g->t[b.g->n[b.g->n_n - 1].in[1]].data, 8),
+           &zero, 8);
+    int un =
+        gb_node(&b, KILN_OP_UNSQUEEZE, 2, (int[]){n0, gb_const_i64(&b, 1, (int64_t[]){0})}, NULL);
+    int cat =
+        gb_node(&b, KILN_OP_CONCAT, 2, (int[]){un, gb_const_i64(&b, 1, (int64_t[]){-1})}, NULL);
     gb_last(&b)->a.axis.axis = 0;
     int r = gb_node(&b, KILN_OP_RESHAPE, 2, (int[]){y, cat}, NULL);
     /* A big constant sub-graph (beyond what shape inference evaluates): W^T for a MatMul. */
@@ -319,9 +327,11 @@ static void test_fuse_residual(void) {
     int x = gb_input(&b, "x", 4, (int64_t[]){0, 8, 6, 6});
     /* Basic block: relu(conv2(relu(conv1(x))) + x) */
     int t = gb_unary(&b, KILN_OP_RELU, gb_conv(&b, x, 8, 8, 3, 1, 1));
-    int y = gb_unary(&b, KILN_OP_RELU, gb_binary(&b, KILN_OP_ADD, gb_conv(&b, t, 8, 8, 3, 1, 1), x));
+    int y =
+        gb_unary(&b, KILN_OP_RELU, gb_binary(&b, KILN_OP_ADD, gb_conv(&b, t, 8, 8, 3, 1, 1), x));
     /* Both inputs from convolutions (downsample branch): one conv takes the other as residual. */
-    int d = gb_binary(&b, KILN_OP_ADD, gb_conv(&b, y, 8, 16, 1, 1, 1), gb_conv(&b, y, 8, 16, 3, 1, 0));
+    int d =
+        gb_binary(&b, KILN_OP_ADD, gb_conv(&b, y, 8, 16, 1, 1, 1), gb_conv(&b, y, 8, 16, 3, 1, 0));
     /* Broadcasting Add: must stay. */
     int bc = gb_binary(&b, KILN_OP_ADD, gb_conv(&b, y, 8, 8, 1, 1, 1),
                        gb_unary(&b, KILN_OP_GLOBAL_AVGPOOL, y));
@@ -329,19 +339,27 @@ static void test_fuse_residual(void) {
     int f = gb_node(&b, KILN_OP_FLATTEN, 1, &d, NULL);
     gb_last(&b)->a.axis.axis = 1;
     int64_t nf = 576;
-    int g1 = gb_node(&b, KILN_OP_GEMM, 3, (int[]){f, gb_const(&b, 2, (int64_t[]){576, 576}, -0.05f, 0.05f),
-                                                  gb_const(&b, 1, &nf, -1, 1)}, NULL);
+    int g1 = gb_node(&b, KILN_OP_GEMM, 3,
+                     (int[]){f, gb_const(&b, 2, (int64_t[]){576, 576}, -0.05f, 0.05f),
+                             gb_const(&b, 1, &nf, -1, 1)},
+                     NULL);
     int gr = gb_binary(&b, KILN_OP_ADD, f, g1);
-    gb_output(&b, gr, "y");
+    /* MatMul + residual */
+    int mm =
+        gb_binary(&b, KILN_OP_MATMUL, gr, gb_const(&b, 2, (int64_t[]){576, 576}, -0.05f, 0.05f));
+    int mr = gb_unary(&b, KILN_OP_RELU, gb_binary(&b, KILN_OP_ADD, gr, mm));
+    gb_output(&b, mr, "y");
     gb_output(&b, bc, "z");
     kiln_graph *p = after_pass(b.g, kiln_pass_fuse_residual, "fuse-residual");
     CHECK(ot_has_label(p, "conv3x3+add+relu"), "fuse-residual: conv3x3+add+relu");
     CHECK(ot_count_op(p, KILN_OP_ADD) == 1, "fuse-residual: %d Add left (want the broadcast one)",
           ot_count_op(p, KILN_OP_ADD));
     CHECK(ot_has_label(p, "gemm+add"), "fuse-residual: gemm+add");
+    CHECK(ot_has_label(p, "matmul+add+relu"), "fuse-residual: matmul+add+relu");
     kiln_graph_destroy(p);
     kiln_engine *e = compare("fuse-residual", b.g);
-    if (e) CHECK(ot_count_op(e->g, KILN_OP_RELU) == 0, "fuse-residual: Relu left after the pipeline");
+    if (e)
+        CHECK(ot_count_op(e->g, KILN_OP_RELU) == 0, "fuse-residual: Relu left after the pipeline");
     kiln_engine_destroy(e);
 }
 
@@ -353,15 +371,18 @@ static void test_fold_pad(void) {
     gb_last(&b)->a.pad = (kiln_pad_attr){KILN_PAD_CONSTANT, 8, {0, 0, 0, 1, 0, 0, 1, 2}, 0.0f};
     int c1 = gb_conv(&b, p1, 4, 6, 3, 1, 1);
     /* Input form, into an AveragePool (the padded zeros count). */
-    int p2 = gb_node(&b, KILN_OP_PAD, 2, (int[]){x, gb_const_i64(&b, 8, (int64_t[]){0, 0, 1, 1, 0, 0, 1, 1})}, NULL);
+    int p2 = gb_node(&b, KILN_OP_PAD, 2,
+                     (int[]){x, gb_const_i64(&b, 8, (int64_t[]){0, 0, 1, 1, 0, 0, 1, 1})}, NULL);
     int ap = gb_unary(&b, KILN_OP_AVGPOOL, p2);
     kiln_pool_attr *pa = &gb_last(&b)->a.pool;
     pa->nspatial = 2;
     pa->kernel[0] = pa->kernel[1] = 3;
     pa->stride[0] = pa->stride[1] = 2;
     /* -inf padding into a MaxPool. */
-    int p3 = gb_node(&b, KILN_OP_PAD, 3, (int[]){x, gb_const_i64(&b, 8, (int64_t[]){0, 0, 1, 0, 0, 0, 0, 1}),
-                                                 gb_scalar(&b, -INFINITY)}, NULL);
+    int p3 = gb_node(&b, KILN_OP_PAD, 3,
+                     (int[]){x, gb_const_i64(&b, 8, (int64_t[]){0, 0, 1, 0, 0, 0, 0, 1}),
+                             gb_scalar(&b, -INFINITY)},
+                     NULL);
     int mp = gb_unary(&b, KILN_OP_MAXPOOL, p3);
     pa = &gb_last(&b)->a.pool;
     pa->nspatial = 2;
@@ -414,9 +435,11 @@ static void test_merge_siblings(void) {
     kiln_graph *g = inception(&b);
     kiln_graph *f = after_pass(g, kiln_pass_fuse_activation, "fuse-activation");
     kiln_graph *p = after_pass(f, kiln_pass_merge_siblings, "merge-siblings");
-    CHECK(ot_count_op(p, KILN_OP_SPLIT) == 1, "merge-siblings: %d Split", ot_count_op(p, KILN_OP_SPLIT));
+    CHECK(ot_count_op(p, KILN_OP_SPLIT) == 1, "merge-siblings: %d Split",
+          ot_count_op(p, KILN_OP_SPLIT));
     CHECK(ot_count_op(p, KILN_OP_CONV) == ot_count_op(f, KILN_OP_CONV) - 2,
-          "merge-siblings: %d convs from %d", ot_count_op(p, KILN_OP_CONV), ot_count_op(f, KILN_OP_CONV));
+          "merge-siblings: %d convs from %d", ot_count_op(p, KILN_OP_CONV),
+          ot_count_op(f, KILN_OP_CONV));
     CHECK(ot_has_label(p, "conv1x1+relu (3 merged)"), "merge-siblings: label");
     kiln_graph_destroy(p);
     kiln_graph_destroy(f);

@@ -6,10 +6,12 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "opt_test.h"
 #include "plan/plan_format.h"
+#include "plan/plan_io.h"
 
 static char dir[512];
 
@@ -143,7 +145,8 @@ static void round_trip(const char *name, int optimize) {
         ot_inputs_make(l, BMAX + 1, 1, &in);
         kiln_context *c;
         CHECK_OK(kiln_context_create(l, &c));
-        CHECK(kiln_context_run(c, in.n, in.b) == KILN_ERR_RANGE, "%s: batch past the max not refused", name);
+        CHECK(kiln_context_run(c, in.n, in.b) == KILN_ERR_RANGE,
+              "%s: batch past the max not refused", name);
         CHECK(strstr(kiln_context_errmsg(c), "outside"), "message: %s", kiln_context_errmsg(c));
         kiln_context_destroy(c);
         ot_inputs_free(&in);
@@ -255,7 +258,8 @@ static void bad_plans(void) {
     for (int trial = 0; trial < 40; trial++) {
         memcpy(f, good, n);
         section(f, KILN_PLAN_SEC_GRAPH, &off, &size, NULL);
-        for (int k = 0; k < 4; k++) f[off + kiln_rng_next(&r) % size] = (unsigned char)kiln_rng_next(&r);
+        for (int k = 0; k < 4; k++)
+            f[off + kiln_rng_next(&r) % size] = (unsigned char)kiln_rng_next(&r);
         fix_checksums(f);
         path_of("fuzz.plan", p, sizeof p);
         write_all(p, f, n);
@@ -288,7 +292,8 @@ static void *worker(void *arg) {
     ot_inputs_make(j->e, j->batch, 1234 + (uint64_t)j->batch, &in);
     for (int it = 0; it < 4; it++) {
         kiln_buffer o;
-        if (kiln_context_run(c, in.n, in.b) != KILN_OK || kiln_context_output(c, 0, &o) != KILN_OK ||
+        if (kiln_context_run(c, in.n, in.b) != KILN_OK ||
+            kiln_context_output(c, 0, &o) != KILN_OK ||
             memcmp(o.data, j->want, sizeof(float) * (size_t)j->n))
             j->bad++;
     }
@@ -327,21 +332,60 @@ static void two_threads(void) {
     kiln_engine_destroy(e);
 }
 
+/* The attribute layouts docs/plan-format.md documents: kind and byte count per struct. */
+static void attr_layouts(void) {
+    static const struct {
+        kiln_op op;
+        uint32_t kind, bytes;
+    } want[] = {{KILN_OP_RELU, 0, 0},      {KILN_OP_CONV, 1, 204},    {KILN_OP_MAXPOOL, 2, 140},
+                {KILN_OP_MATMUL, 3, 32},   {KILN_OP_BATCHNORM, 4, 4}, {KILN_OP_LRN, 5, 20},
+                {KILN_OP_CLIP, 6, 24},     {KILN_OP_CONCAT, 7, 12},   {KILN_OP_TRANSPOSE, 8, 68},
+                {KILN_OP_SQUEEZE, 9, 80},  {KILN_OP_SPLIT, 10, 532},  {KILN_OP_PAD, 11, 140},
+                {KILN_OP_SLICE, 12, 200},  {KILN_OP_RESHAPE, 13, 4},  {KILN_OP_CAST, 14, 4},
+                {KILN_OP_SHAPE, 15, 16},   {KILN_OP_CONSTANT_OF_SHAPE, 16, 12},
+                {KILN_OP_RESIZE, 17, 136}, {KILN_OP_GATHER, 18, 8}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        kiln__pbuf b = {0};
+        kiln_attr a;
+        kiln_attr_default(want[i].op, 17, &a);
+        kiln__plan_attr_write(&b, want[i].op, &a);
+        uint32_t kind = b.n >= 8 ? le32(b.p) : 99, bytes = b.n >= 8 ? le32(b.p + 4) : 99;
+        CHECK(kind == want[i].kind && bytes == want[i].bytes && b.n == 8 + (size_t)bytes,
+              "%s: attribute kind %u, %u bytes; the format says %u, %u", kiln_op_name(want[i].op),
+              kind, bytes, want[i].kind, want[i].bytes);
+        /* And they read back to the same struct. */
+        kiln__prd r = {b.p + 8, b.n - 8, 0, 0};
+        kiln_attr back;
+        CHECK(kiln__plan_attr_read(&r, want[i].op, kind, bytes, &back) &&
+                  !memcmp(&back, &a, sizeof a),
+              "%s: attributes do not read back", kiln_op_name(want[i].op));
+        kiln__pb_free(&b);
+    }
+}
+
 int main(int argc, char **argv) {
+    /* Scratch plans go to a fresh folder under the build tree (CTest) or /tmp, removed at the
+       end. */
     const char *bd = getenv("KILN_BUILD_DIR");
-    snprintf(dir, sizeof dir, "%s/test_plan_tmp", bd ? bd : ".");
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
-    if (system(cmd) != 0) return test_skip("cannot make a scratch folder");
+    snprintf(dir, sizeof dir, "%s/test_plan_XXXXXX", bd ? bd : "/tmp");
+    if (!mkdtemp(dir)) return test_skip("cannot make a scratch folder");
     if (argc > 1 && !strcmp(argv[1], "quick")) {
         round_trip("resnet18", 1);
+        char p[600];
+        remove(path_of("rt.plan", p, sizeof p));
+        rmdir(dir);
         return test_done();
     }
+    attr_layouts();
     round_trip(OT_SANITIZED ? "resnet18" : "resnet50", 1);
     round_trip("googlenet", 1);
     round_trip("mobilenet_v2", 1);
     round_trip(OT_SANITIZED ? "mobilenet_v2" : "resnet18", 0);
     bad_plans();
     two_threads();
+    static const char *const files[] = {"rt.plan", "good.plan", "bad.plan", "fuzz.plan", "mt.plan"};
+    char p[600];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) remove(path_of(files[i], p, sizeof p));
+    rmdir(dir);
     return test_done();
 }

@@ -364,7 +364,7 @@ static int place(group *gr, int ng, int64_t *off, size_t *arena) {
         free(sp), free(o2);
         return 0;
     }
-    int best = -1;
+    int best = 0;
     size_t best_top = SIZE_MAX;
     for (int k = 0; k < 3; k++) {
         qsort(gr, (size_t)ng, sizeof *gr, orders[k]);

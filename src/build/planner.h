@@ -90,7 +90,6 @@ typedef struct kiln_memplan_stats {
     int n_slices;             /* concat-in-place slices and batch-1 Split pieces */
 } kiln_memplan_stats;
 
-typedef struct kiln_engine kiln_engine;
 /* Plan e's graph at `batch` (0: the engine's largest) and report. */
 kiln_status kiln_memplan_stats_get(const kiln_engine *e, int64_t batch, kiln_memplan_stats *st,
                                    kiln_err *err);

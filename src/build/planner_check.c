@@ -69,16 +69,17 @@ kiln_status kiln_memplan_check(const kiln_graph *g, const kiln_shapes *s, const 
         int r = p->root[t];
         if (r < 0) {
             if (g->t[t].kind == KILN_TENSOR_ACT && !s->val[t] && kiln_graph_producer(g, t) >= 0)
-                st = kiln_err_set(e, KILN_ERR_INTERNAL, "memory plan: activation '%s' has no storage",
-                                  g->t[t].name);
+                st = kiln_err_set(e, KILN_ERR_INTERNAL,
+                                  "memory plan: activation '%s' has no storage", g->t[t].name);
             continue;
         }
         size_t bt = (size_t)numel(s, t) * kiln_dtype_size(s->dt[t]);
         if (p->root[r] != r)
             st = kiln_err_set(e, KILN_ERR_INTERNAL, "memory plan: '%s' lives in '%s', which is "
                               "not a root", g->t[t].name, g->t[r].name);
-        else if (r == t && (p->offset[t] < 0 || p->offset[t] % 64 ||
-                            (size_t)p->offset[t] + p->bytes[t] > p->arena_bytes || bt > p->bytes[t]))
+        else if (r == t &&
+                 (p->offset[t] < 0 || p->offset[t] % 64 ||
+                  (size_t)p->offset[t] + p->bytes[t] > p->arena_bytes || bt > p->bytes[t]))
             st = kiln_err_set(e, KILN_ERR_INTERNAL, "memory plan: '%s' (%zu bytes at %lld) does "
                               "not fit the %zu-byte arena", g->t[t].name, bt,
                               (long long)p->offset[t], p->arena_bytes);

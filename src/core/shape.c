@@ -74,7 +74,10 @@ kiln_status kiln_infer(const kiln_graph *g, const kiln_shape *inputs, kiln_shape
         const kiln_tensor *t = &g->t[i];
         out->s[i] = t->shape;
         out->dt[i] = t->dtype;
-        if (t->kind == KILN_TENSOR_CONST) out->val[i] = t->data;
+        /* An empty constant may have no data pointer; its (zero) values are still known. */
+        static const int64_t empty_value;
+        if (t->kind == KILN_TENSOR_CONST)
+            out->val[i] = t->data ? t->data : (void *)&empty_value;
         else if (t->kind == KILN_TENSOR_ACT) out->s[i].ndim = -1;
     }
     for (int i = 0; i < g->n_inputs; i++) {
@@ -135,6 +138,22 @@ kiln_status kiln_infer(const kiln_graph *g, const kiln_shape *inputs, kiln_shape
         for (int j = 0; j < n->n_out; j++) {
             int id = n->out[j];
             if (id < 0) continue;
+            /* Bound every size before anything multiplies it: crafted files (huge pads,
+               strides of 0, ...) must fail here, not overflow later. */
+            int64_t numel = 1;
+            int too_big = 0;
+            for (int d = 0; d < osh[j].ndim && !too_big; d++) {
+                if (osh[j].d[d] > KILN_MAX_DIM_SIZE) too_big = 1;
+                else if (osh[j].d[d] > 0 && numel > KILN_MAX_NUMEL / osh[j].d[d]) too_big = 1;
+                else if (osh[j].d[d] >= 0) numel *= osh[j].d[d];
+            }
+            if (too_big) {
+                char buf[160];
+                st = kiln_err_set(e, KILN_ERR_SHAPE, "node '%s' (%s): output %d shape %s is too large",
+                                  n->name, kiln_op_name(n->op), j,
+                                  kiln_shape_str(&osh[j], buf, sizeof buf));
+                break;
+            }
             if (osh[j].ndim < 0 || kiln_shape_numel(&osh[j]) < 0) {
                 st = kiln_err_set(e, KILN_ERR_INTERNAL, "node '%s' (%s): output %d shape unknown",
                                   n->name, kiln_op_name(n->op), j);

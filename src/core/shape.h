@@ -38,6 +38,10 @@ kiln_infer_fn kiln_infer_lookup(kiln_op op);
 kiln_infer_fn kiln_infer_nn_lookup(kiln_op op);     /* src/core/infer_nn.c */
 kiln_infer_fn kiln_infer_tensor_lookup(kiln_op op); /* src/core/infer_tensor.c */
 
+/* Inference rejects any dimension or element count above these (crafted files). */
+#define KILN_MAX_DIM_SIZE ((int64_t)1 << 40)
+#define KILN_MAX_NUMEL ((int64_t)1 << 48)
+
 /* Values are computed for outputs of at most this many elements. */
 #define KILN_SHAPE_VALUE_MAX 65536
 

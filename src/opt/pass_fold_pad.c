@@ -55,7 +55,8 @@ static int fold_one(kiln_graph *g, const kiln__opt_shapes *s, int k) {
         int id = pad->in[j];
         if (id < 0) in[j] = (kiln_view){KILN_DTYPE_UNDEFINED, {.ndim = -1}, NULL};
         else if (j == 0) in[j] = (kiln_view){s->at[0].dt[id], s->at[0].s[id], NULL};
-        else if (g->t[id].kind == KILN_TENSOR_CONST) in[j] = (kiln_view){g->t[id].dtype, g->t[id].shape, g->t[id].data};
+        else if (g->t[id].kind == KILN_TENSOR_CONST)
+            in[j] = (kiln_view){g->t[id].dtype, g->t[id].shape, g->t[id].data};
         else return 0;
     }
     kiln_pad_plan pp;

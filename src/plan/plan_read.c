@@ -193,7 +193,8 @@ static kiln_status read_profile(const loaded *l, kiln_engine *n, const char *nam
     n->optimized = (int)kiln__pr_u32(&r);
     kiln__pr_u32(&r);
     int ok = !r.bad && n->has_batch >= 0 && n->has_batch <= 1 && n->threads >= 0;
-    if (ok && n->has_batch) ok = n->bmin >= 1 && n->bmin <= n->bopt && n->bopt <= n->bmax;
+    if (ok && n->has_batch)
+        ok = n->bmin >= 1 && n->bmin <= n->bopt && n->bopt <= n->bmax && n->bmax <= (1 << 24);
     if (!ok) return kiln_err_set(e, KILN_ERR_PARSE, "%s: section PROF is malformed (corrupted "
                                  "file)", name);
     return KILN_OK;
@@ -256,6 +257,42 @@ static int read_tensor(kiln__prd *r, kiln_graph *g, const kiln__prd *w, int *ok)
     return r->bad ? -1 : id;
 }
 
+/* Window attributes within plausible ranges, so no size arithmetic downstream can overflow on
+   a crafted file (corruption itself is caught by the checksums). */
+static int in_range(const int64_t *v, int n, int64_t lo, int64_t hi) {
+    for (int i = 0; i < n; i++)
+        if (v[i] < lo || v[i] > hi) return 0;
+    return 1;
+}
+
+static int attr_sane(int op, const kiln_attr *a) {
+    const int64_t big = (int64_t)1 << 24;
+    if (op == KILN_OP_CONV || op == KILN_OP_CONV_TRANSPOSE) {
+        const kiln_conv_attr *c = &a->conv;
+        return c->nspatial >= 0 && c->nspatial <= KILN_MAX_SPATIAL &&
+               in_range(c->kernel, KILN_MAX_SPATIAL, 0, big) &&
+               in_range(c->stride, KILN_MAX_SPATIAL, 0, big) &&
+               in_range(c->dilation, KILN_MAX_SPATIAL, 0, big) &&
+               in_range(c->pad_begin, KILN_MAX_SPATIAL, -big, big) &&
+               in_range(c->pad_end, KILN_MAX_SPATIAL, -big, big) &&
+               in_range(c->output_padding, KILN_MAX_SPATIAL, -big, big) &&
+               in_range(c->output_shape, KILN_MAX_SPATIAL, -big, big) &&
+               in_range(&c->group, 1, 0, big);
+    }
+    if (op == KILN_OP_MAXPOOL || op == KILN_OP_AVGPOOL) {
+        const kiln_pool_attr *p = &a->pool;
+        return p->nspatial >= 0 && p->nspatial <= KILN_MAX_SPATIAL &&
+               in_range(p->kernel, KILN_MAX_SPATIAL, 0, big) &&
+               in_range(p->stride, KILN_MAX_SPATIAL, 0, big) &&
+               in_range(p->dilation, KILN_MAX_SPATIAL, 0, big) &&
+               in_range(p->pad_begin, KILN_MAX_SPATIAL, -big, big) &&
+               in_range(p->pad_end, KILN_MAX_SPATIAL, -big, big);
+    }
+    if (op == KILN_OP_PAD) return in_range(a->pad.pads, 2 * KILN_MAX_DIMS, -big, big);
+    if (op == KILN_OP_SPLIT) return in_range(a->split.split, KILN_MAX_SPLIT, -1, (int64_t)1 << 40);
+    return 1;
+}
+
 static int read_node(kiln__prd *r, kiln_graph *g, int *ok) {
     int32_t op = kiln__pr_i32(r), opset = kiln__pr_i32(r);
     char *name = kiln__pr_str(r, ok), *label = kiln__pr_str(r, ok);
@@ -275,7 +312,7 @@ static int read_node(kiln__prd *r, kiln_graph *g, int *ok) {
         if (out[j] < -1 || out[j] >= g->n_t) goto done;
     uint32_t kind = kiln__pr_u32(r), nbytes = kiln__pr_u32(r);
     kiln_attr a;
-    if (r->bad || !kiln__plan_attr_read(r, op, kind, nbytes, &a)) goto done;
+    if (r->bad || !kiln__plan_attr_read(r, op, kind, nbytes, &a) || !attr_sane(op, &a)) goto done;
     k = kiln_graph_add_node(g, (kiln_op)op, name, (int)nin, in, (int)nout, out);
     if (k >= 0) {
         g->n[k].opset = opset;
@@ -415,6 +452,9 @@ kiln_status kiln_engine_load(kiln_engine *e, const char *path) {
     if (st == KILN_OK) st = finish(&l, n, name, &e->err);
     if (map) munmap(map, l.size);
     if (st != KILN_OK) {
+        /* Names and signatures come from the file: keep the message on one printable line. */
+        for (char *c = e->err.msg; *c; c++)
+            if ((unsigned char)*c < 32 || *c == 127) *c = '?';
         kiln_engine_destroy(n);
         free(old);
         return st;

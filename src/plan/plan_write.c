@@ -20,7 +20,9 @@ typedef struct section {
     uint32_t crc;
 } section;
 
-static uint64_t align_up(uint64_t n) { return (n + KILN_PLAN_ALIGN - 1) & ~(uint64_t)(KILN_PLAN_ALIGN - 1); }
+static uint64_t align_up(uint64_t n) {
+    return (n + KILN_PLAN_ALIGN - 1) & ~(uint64_t)(KILN_PLAN_ALIGN - 1);
+}
 
 static void write_device(const kiln_engine *e, kiln__pbuf *b) {
     char sig[256] = "";

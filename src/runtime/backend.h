@@ -51,6 +51,11 @@ typedef struct kiln_backend_i {
     /* The tactic chosen for node i (an id and a short name) for the plan's tactic table and
        `kiln inspect`. NULL: every node runs tactic 0, "default". */
     int (*node_tactic)(const kiln_engine *e, int node, char *name, size_t nname);
+
+    /* ---- optional, appended ---- */
+    /* Device memory the engine uses with `contexts` execution contexts (weights once, then per
+       context: activations, workspace, staging). NULL: a host backend (0). */
+    size_t (*device_bytes)(const kiln_engine *e, int contexts);
 } kiln_backend_i;
 
 /* The table for a backend kind, or NULL when it is not compiled in. */

@@ -135,6 +135,7 @@ kiln_status kiln_engine_build(kiln_engine *e, const kiln_model *m, const kiln_bu
     e->threads = cfg->threads;
     e->progress = cfg->progress;
     e->progress_user = cfg->progress_user;
+    e->max_tactics = cfg->max_tactics;
     e->iface = kiln_backend_get(cfg->backend);
     if (!e->iface)
         return kiln_err_set(&e->err, KILN_ERR_UNSUPPORTED,

@@ -24,6 +24,7 @@ struct kiln_builder_config {
     char *timing_cache;
     kiln_progress_fn progress;
     void *progress_user;
+    int max_tactics;               /* tactics timed per layer (0: the backend's default) */
 };
 
 struct kiln_engine {
@@ -42,6 +43,7 @@ struct kiln_engine {
     kiln_progress_fn progress;
     void *progress_user;
     void *bstate;                  /* backend's per-engine state */
+    int max_tactics;               /* from the builder config (0: the backend's default) */
 };
 
 struct kiln_context {
@@ -54,5 +56,10 @@ struct kiln_context {
 void kiln_engine_input_shapes(const kiln_engine *e, int64_t b, kiln_shape *out);
 /* Build the io_in/io_out tables from e->g and e->shapes_max. */
 kiln_status kiln_engine_make_io(kiln_engine *e, kiln_err *err);
+
+/* Device memory of an engine with `contexts` execution contexts; 0 for host backends. */
+static inline size_t kiln_engine_device_bytes(const kiln_engine *e, int contexts) {
+    return e && e->iface && e->iface->device_bytes ? e->iface->device_bytes(e, contexts) : 0;
+}
 
 #endif

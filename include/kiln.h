@@ -224,6 +224,10 @@ int kiln_engine_num_outputs(const kiln_engine *e);
 kiln_status kiln_engine_io(const kiln_engine *e, int is_input, int index, kiln_io_info *info);
 void kiln_engine_batch_range(const kiln_engine *e, int64_t *min, int64_t *opt, int64_t *max);
 kiln_backend_kind kiln_engine_backend(const kiln_engine *e);
+/* Layers of the engine: the nodes of its optimized graph, in execution order. */
+int kiln_engine_num_layers(const kiln_engine *e);
+/* Name and kind ("conv3x3+bn+add+relu", "MaxPool") of layer i, owned by the engine. */
+kiln_status kiln_engine_layer(const kiln_engine *e, int i, const char **name, const char **kind);
 kiln_precision kiln_engine_precision(const kiln_engine *e);
 
 /* ---- execution context ------------------------------------------------------------------- */
@@ -238,6 +242,12 @@ void kiln_context_destroy(kiln_context *c);
 kiln_status kiln_context_run(kiln_context *c, int n_inputs, const kiln_buffer *inputs);
 /* Output i of the last run; out->data is owned by the context, valid until the next run. */
 kiln_status kiln_context_output(kiln_context *c, int index, kiln_buffer *out);
+/* Run once like kiln_context_run and time every layer: layer_ms[i] for layer i (an array of
+   kiln_engine_num_layers entries; 0 for layers that did no work). Slower than a run (the
+   backend may synchronize after each layer and run outside a CUDA graph): it says where the time
+   goes, not how fast the engine is. KILN_ERR_UNSUPPORTED when the backend cannot profile. */
+kiln_status kiln_context_profile(kiln_context *c, int n_inputs, const kiln_buffer *inputs,
+                                 double *layer_ms);
 const char *kiln_context_errmsg(const kiln_context *c);
 
 #ifdef __cplusplus

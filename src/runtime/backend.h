@@ -56,6 +56,10 @@ typedef struct kiln_backend_i {
     /* Device memory the engine uses with `contexts` execution contexts (weights once, then per
        context: activations, workspace, staging). NULL: a host backend (0). */
     size_t (*device_bytes)(const kiln_engine *e, int contexts);
+    /* Run once like context_run, timing every node: node_ms[i] for node i of e->g (0 for nodes
+       that did no work). May synchronize after each node; for finding where time goes. */
+    kiln_status (*context_profile)(kiln_context *c, const kiln_view *inputs, double *node_ms,
+                                   kiln_err *err);
 } kiln_backend_i;
 
 /* The table for a backend kind, or NULL when it is not compiled in. */

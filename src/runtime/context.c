@@ -98,6 +98,23 @@ kiln_status kiln_context_run(kiln_context *c, int n_inputs, const kiln_buffer *i
     return c->e->iface->context_run(c, views, &c->err);
 }
 
+kiln_status kiln_context_profile(kiln_context *c, int n_inputs, const kiln_buffer *inputs,
+                                 double *layer_ms) {
+    if (!c) return KILN_ERR_INVALID_ARG;
+    kiln_err_clear(&c->err);
+    if (!layer_ms) return kiln_err_set(&c->err, KILN_ERR_INVALID_ARG, "no array for the times");
+    if (!c->e->iface->context_profile)
+        return kiln_err_set(&c->err, KILN_ERR_UNSUPPORTED, "the %s backend cannot profile layers",
+                            c->e->iface->name);
+    if (n_inputs < 0 || (n_inputs > 0 && !inputs))
+        return kiln_err_set(&c->err, KILN_ERR_INVALID_ARG, "no inputs given");
+    kiln_view views[64];
+    if (c->e->g->n_inputs > 64)
+        return kiln_err_set(&c->err, KILN_ERR_UNSUPPORTED, "more than 64 inputs");
+    KILN_TRY(bind_inputs(c, n_inputs, inputs, views));
+    return c->e->iface->context_profile(c, views, layer_ms, &c->err);
+}
+
 kiln_status kiln_context_output(kiln_context *c, int index, kiln_buffer *out) {
     if (!c || !out) return KILN_ERR_INVALID_ARG;
     if (index < 0 || index >= c->e->g->n_outputs)

@@ -186,4 +186,14 @@ void kiln_engine_batch_range(const kiln_engine *e, int64_t *min, int64_t *opt, i
 }
 
 kiln_backend_kind kiln_engine_backend(const kiln_engine *e) { return e->backend; }
+
+int kiln_engine_num_layers(const kiln_engine *e) { return e && e->g ? e->g->n_n : 0; }
+
+kiln_status kiln_engine_layer(const kiln_engine *e, int i, const char **name, const char **kind) {
+    if (!e || !e->g || i < 0 || i >= e->g->n_n) return KILN_ERR_INVALID_ARG;
+    const kiln_node *n = &e->g->n[i];
+    if (name) *name = n->name;
+    if (kind) *kind = n->label ? n->label : kiln_op_name(n->op);
+    return KILN_OK;
+}
 kiln_precision kiln_engine_precision(const kiln_engine *e) { return e->precision; }

@@ -80,6 +80,17 @@ if rc == 0:
 rc, out, err = kiln("inspect", good)
 check(rc == 0 and "MatMul" in out, "inspect tiny")
 
+# kiln profile: one median time per layer, a loadable Chrome trace
+import json
+rc, out, err = kiln("profile", good, "--runs", "3", "--json", path("p.json"), "--trace", path("t.json"))
+check(rc == 0 and "sum of layer medians" in out, f"profile tiny: {err}")
+if rc == 0:
+    prof = json.load(open(path("p.json")))
+    check(len(prof["layers"]) >= 1 and all(l["ms"] >= 0 for l in prof["layers"]), "profile JSON")
+    tr = json.load(open(path("t.json")))
+    check(len(tr["traceEvents"]) == len(prof["layers"]) and tr["traceEvents"][0]["ph"] == "X",
+          "profile trace events")
+
 # bad inputs
 data = open(good, "rb").read()
 open(path("trunc.onnx"), "wb").write(data[: len(data) // 2])

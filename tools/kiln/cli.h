@@ -74,5 +74,6 @@ int cmd_build(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const command commands[] = {
     {"graph", cmd_graph, "write a model's graph (as imported or optimized) as Graphviz DOT"},
     {"run", cmd_run, "run a model or plan once on given or random input"},
     {"bench", cmd_bench, "measure latency and throughput"},
+    {"profile", cmd_profile, "per-layer times: where the time goes (Chrome trace too)"},
     {"compare", cmd_compare, "kiln in every precision vs PyTorch and ONNX Runtime, one table"},
 };
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/utsname.h>
 
 #include "backend/cpu/cpu.h"
@@ -278,7 +279,15 @@ static kiln_status concat_rest(const kiln_graph *g, const kiln_memplan *p, cpu_c
     return KILN_OK;
 }
 
-static kiln_status cpu_context_run(kiln_context *c, const kiln_view *inputs, kiln_err *err) {
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* Run the graph; with node_ms, time every node too. */
+static kiln_status run_graph(kiln_context *c, const kiln_view *inputs, double *node_ms,
+                             kiln_err *err) {
     const kiln_graph *g = c->e->g;
     const kiln_memplan *p = &((const cpu_engine *)c->e->bstate)->plan;
     cpu_ctx *s = c->bstate;
@@ -288,7 +297,9 @@ static kiln_status cpu_context_run(kiln_context *c, const kiln_view *inputs, kil
         int all_known = 1;
         for (int j = 0; j < n->n_out; j++)
             if (n->out[j] >= 0 && !s->shapes.val[n->out[j]]) all_known = 0;
+        if (node_ms) node_ms[k] = 0;
         if (all_known || p->mode[k] == KILN_MEMPLAN_SKIP) continue;
+        double t0 = node_ms ? now_ms() : 0;
         kiln_status st;
         if (p->mode[k] == KILN_MEMPLAN_CONCAT_REST) {
             st = concat_rest(g, p, s, n, inputs, err);
@@ -307,8 +318,18 @@ static kiln_status cpu_context_run(kiln_context *c, const kiln_view *inputs, kil
             kiln_err_prefix(err, "node '%s' (%s)", n->name, kiln_op_name(n->op));
             return st;
         }
+        if (node_ms) node_ms[k] = now_ms() - t0;
     }
     return KILN_OK;
+}
+
+static kiln_status cpu_context_run(kiln_context *c, const kiln_view *inputs, kiln_err *err) {
+    return run_graph(c, inputs, NULL, err);
+}
+
+static kiln_status cpu_context_profile(kiln_context *c, const kiln_view *inputs, double *node_ms,
+                                       kiln_err *err) {
+    return run_graph(c, inputs, node_ms, err);
 }
 
 static kiln_status cpu_context_output(kiln_context *c, int i, kiln_view *out, kiln_err *err) {
@@ -333,4 +354,5 @@ const kiln_backend_i kiln_backend_cpu = {
     .context_destroy = cpu_context_destroy,
     .context_run = cpu_context_run,
     .context_output = cpu_context_output,
+    .context_profile = cpu_context_profile,
 };

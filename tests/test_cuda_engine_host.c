@@ -393,6 +393,33 @@ static void check_model(const char *source, int64_t size, int *fallbacks) {
            source, steps, (long long)s->bk[s->nb - 1].batch, s->nconv, s->ngemm, fb,
            s->arena_bytes / 1e6, s->wbytes / 1e6);
 
+    /* The 16-bit lowerings: every view inside its space, the same (absence of) fallbacks. */
+    for (int q = 0; q < 2; q++) {
+        cu_engine *h = calloc(1, sizeof *h);
+        h->magic = CU_ENGINE_MAGIC;
+        kiln_err he = {0};
+        kiln_precision hp = q ? KILN_PREC_BF16 : KILN_PREC_FP16;
+        CHECK(cu_engine_lower_host(ref, h, hp, &he) == KILN_OK, "%s %s lowering: %s", source,
+              kiln_precision_name(hp), he.msg);
+        int hfb = 0;
+        for (int bi = 0; bi < h->nb; bi++)
+            for (int i = 0; i < h->bk[bi].nsteps; i++) {
+                const cu_step *p = &h->bk[bi].steps[i];
+                const cu_view *vs[5] = {&p->x, &p->b, &p->y, &p->r, &p->t};
+                for (int v = 0; v < 5; v++) {
+                    CHECK(vs[v]->space == CU_SP_NONE || vs[v]->space == CU_SP_INSTAGE ||
+                              vs[v]->space == CU_SP_OUTSTAGE || vs[v]->dt == h->dt,
+                          "%s %s: step %d view %d has type %d", source, kiln_precision_name(hp), i, v,
+                          vs[v]->dt);
+                    check_view_bounds(h, vs[v], "16-bit", i);
+                }
+                hfb += p->kind == CU_STEP_FALLBACK;
+            }
+        CHECK(hfb == fb * 2 || s->nb != 2, "%s %s: %d fallback steps (fp32: %d per bucket)", source,
+              kiln_precision_name(hp), hfb, fb);
+        cu_engine_free(h);
+    }
+
     emu em = {.s = s, .cpu = kiln_cpu_create(2)};
     for (int sp = 1; sp < CU_SP_COUNT; sp++)
         if (sp != CU_SP_WEIGHTS) em.base[sp] = calloc(space_size(s, sp) + 64, 1);

@@ -6,6 +6,7 @@
 #include "bench/loadgen.h"
 #include "bench_scenario.h"
 #include "measure.h"
+#include "runtime/engine.h"
 
 static void help(void) {
     printf("usage: kiln bench MODEL|PLAN [options]\n\n"
@@ -114,6 +115,9 @@ int cmd_bench(int argc, char **argv) {
     printf("latency (ms): median %.3f  mean %.3f  min %.3f  p90 %.3f  p99 %.3f  max %.3f\n",
            r.median, r.mean, r.min, r.p90, r.p99, r.max);
     printf("throughput: %.2f samples/s\n", r.throughput);
+    size_t dev_bytes = kiln_engine_device_bytes(e, 1);
+    if (dev_bytes) printf("device memory: %.1f MiB (weights, activations, workspace, staging)\n",
+                          dev_bytes / 1048576.0);
     if (json) {
         FILE *f = fopen(json, "w");
         if (!f) cli_die("--json: cannot write %s", json);
@@ -121,10 +125,10 @@ int cmd_bench(int argc, char **argv) {
                 "{\"model\": \"%s\", \"backend\": \"%s\", \"precision\": \"%s\", \"batch\": %lld, "
                 "\"runs\": %zu, \"seconds\": %.6f, \"latency_ms\": {\"median\": %.6f, \"mean\": "
                 "%.6f, \"min\": %.6f, \"p90\": %.6f, \"p99\": %.6f, \"max\": %.6f}, "
-                "\"throughput\": %.6f}\n",
+                "\"throughput\": %.6f, \"device_bytes\": %zu}\n",
                 o.model, kiln_backend_name(kiln_engine_backend(e)),
                 kiln_precision_name(kiln_engine_precision(e)), (long long)batch, r.runs, r.seconds,
-                r.median, r.mean, r.min, r.p90, r.p99, r.max, r.throughput);
+                r.median, r.mean, r.min, r.p90, r.p99, r.max, r.throughput, dev_bytes);
         if (fclose(f)) cli_die("--json: cannot write %s", json);
     }
     kiln_engine_destroy(e);

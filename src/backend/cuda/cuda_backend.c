@@ -253,4 +253,5 @@ const kiln_backend_i kiln_backend_cuda = {
     .plan_read = cuda_plan_read,
     .node_tactic = cuda_node_tactic,
     .device_bytes = cuda_device_bytes,
+    .context_profile = cu_context_profile,
 };

@@ -302,6 +302,9 @@ kiln_status cu_context_create(kiln_context *c, kiln_err *err);
 void cu_context_destroy(kiln_context *c);
 kiln_status cu_context_run(kiln_context *c, const kiln_view *inputs, kiln_err *err);
 kiln_status cu_context_output(kiln_context *c, int i, kiln_view *out, kiln_err *err);
+/* context_run with the network's steps run one by one, timed per e->g node. */
+kiln_status cu_context_profile(kiln_context *c, const kiln_view *inputs, double *node_ms,
+                               kiln_err *err);
 
 /* Per-context state (c->bstate). */
 typedef struct cu_ctx {

@@ -147,9 +147,11 @@ static kiln_status run_steps(const cu_engine *s, const cu_bucket *b, cu_ctx *x, 
     return KILN_OK;
 }
 
-/* Record the bucket's steps into a CUDA graph (first run at that bucket). */
+/* Record the bucket's steps into a CUDA graph (after the first run at that bucket). Relaxed
+   mode: other threads' contexts keep working, and nothing a library does on this thread during
+   the capture is refused. */
 static kiln_status capture(const cu_engine *s, int bi, cu_ctx *x, kiln_err *e) {
-    KILN_CUDA_CHECK(e, cudaStreamBeginCapture(x->s, cudaStreamCaptureModeThreadLocal));
+    KILN_CUDA_CHECK(e, cudaStreamBeginCapture(x->s, cudaStreamCaptureModeRelaxed));
     kiln_status st = run_steps(s, &s->bk[bi], x, e);
     cudaGraph_t graph = NULL;
     cudaError_t r = cudaStreamEndCapture(x->s, &graph);
@@ -275,7 +277,45 @@ static size_t io_bytes(const kiln_shapes *sh, int t) {
     return (size_t)(n < 0 ? 0 : n) * es;
 }
 
-static kiln_status run(kiln_context *c, const kiln_view *inputs, kiln_err *err) {
+/* Run the bucket's steps directly, an event after each, and charge each step's time to the
+   e->g node it comes from (layer profiles: where the time goes). */
+static kiln_status run_profiled(const cu_engine *s, const cu_bucket *b, cu_ctx *x, double *node_ms,
+                                int n_nodes, kiln_err *e) {
+    cudaEvent_t *ev = calloc((size_t)b->nsteps + 1, sizeof *ev);
+    if (!ev) return kiln_err_set(e, KILN_ERR_NOMEM, "out of memory");
+    kiln_status st = KILN_OK;
+    int made = 0;
+    for (; made <= b->nsteps && st == KILN_OK; made++) {
+        cudaError_t r = cudaEventCreate(&ev[made]);
+        if (r != cudaSuccess) st = kiln__cuda_fail(e, KILN_LIB_CUDA, (int)r, "cudaEventCreate", __FILE__, __LINE__);
+    }
+    if (st == KILN_OK) {
+        cudaError_t r = cudaEventRecord(ev[0], x->s);
+        if (r != cudaSuccess) st = kiln__cuda_fail(e, KILN_LIB_CUDA, (int)r, "cudaEventRecord", __FILE__, __LINE__);
+    }
+    for (int i = 0; i < b->nsteps && st == KILN_OK; i++) {
+        st = run_step(s, b, x, &b->steps[i], e);
+        cudaError_t r = cudaEventRecord(ev[i + 1], x->s);
+        if (st == KILN_OK && r != cudaSuccess)
+            st = kiln__cuda_fail(e, KILN_LIB_CUDA, (int)r, "cudaEventRecord", __FILE__, __LINE__);
+    }
+    if (st == KILN_OK) {
+        cudaError_t r = cudaEventSynchronize(ev[b->nsteps]);
+        if (r != cudaSuccess) st = kiln__cuda_fail(e, KILN_LIB_CUDA, (int)r, "cudaEventSynchronize", __FILE__, __LINE__);
+    }
+    for (int i = 0; i < n_nodes; i++) node_ms[i] = 0;
+    for (int i = 0; i < b->nsteps && st == KILN_OK; i++) {
+        float ms = 0;
+        cudaEventElapsedTime(&ms, ev[i], ev[i + 1]);
+        int k = b->steps[i].node;
+        if (k >= 0 && s->dg.orig[k] < n_nodes) node_ms[s->dg.orig[k]] += ms;
+    }
+    for (int i = 0; i < made; i++) cudaEventDestroy(ev[i]);
+    free(ev);
+    return st;
+}
+
+static kiln_status run(kiln_context *c, const kiln_view *inputs, double *node_ms, kiln_err *err) {
     const kiln_engine *e = c->e;
     const cu_engine *s = e->bstate;
     cu_ctx *x = c->bstate;
@@ -306,9 +346,15 @@ static kiln_status run(kiln_context *c, const kiln_view *inputs, kiln_err *err) 
         KILN_TRY(copy_in(x, x->pin_in + b->in_off[i], inputs[i].data, bytes, dst, err));
         if (bytes > x->zero_from[i]) x->zero_from[i] = bytes;
     }
-    if (b->capturable) {
-        if (!x->gexec[bi]) KILN_TRY(capture(s, bi, x, err));
+    if (node_ms) {
+        KILN_TRY(run_profiled(s, b, x, node_ms, e->g->n_n, err));
+    } else if (b->capturable && x->gexec[bi]) {
         KILN_CUDA_CHECK(err, cudaGraphLaunch((cudaGraphExec_t)x->gexec[bi], x->s));
+    } else if (b->capturable) {
+        /* First run at this bucket: run the steps directly (libraries finish their lazy set-up
+           outside any capture), then record them for the runs that follow. */
+        KILN_TRY(run_steps(s, b, x, err));
+        KILN_TRY(capture(s, bi, x, err));
     } else {
         KILN_TRY(run_steps(s, b, x, err));
     }
@@ -335,9 +381,10 @@ static kiln_status run(kiln_context *c, const kiln_view *inputs, kiln_err *err) 
     return KILN_OK;
 }
 
-kiln_status cu_context_run(kiln_context *c, const kiln_view *inputs, kiln_err *err) {
+static kiln_status run_checked(kiln_context *c, const kiln_view *inputs, double *node_ms,
+                               kiln_err *err) {
     cu_ctx *x = c->bstate;
-    kiln_status st = run(c, inputs, err);
+    kiln_status st = run(c, inputs, node_ms, err);
     if (st != KILN_OK) {
         /* Leave the stream idle and the context usable (the error is reported). */
         (void)cudaStreamSynchronize(x->s);
@@ -345,6 +392,15 @@ kiln_status cu_context_run(kiln_context *c, const kiln_view *inputs, kiln_err *e
         x->batch = -1;
     }
     return st;
+}
+
+kiln_status cu_context_run(kiln_context *c, const kiln_view *inputs, kiln_err *err) {
+    return run_checked(c, inputs, NULL, err);
+}
+
+kiln_status cu_context_profile(kiln_context *c, const kiln_view *inputs, double *node_ms,
+                               kiln_err *err) {
+    return run_checked(c, inputs, node_ms, err);
 }
 
 kiln_status cu_context_output(kiln_context *c, int i, kiln_view *out, kiln_err *err) {

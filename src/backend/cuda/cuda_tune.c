@@ -85,6 +85,10 @@ static kiln_status compile_desc(kiln_cuda_handles *h, compile_item *it, int max_
 
 static void compile_one(kiln_cuda_handles *h, compile_item *it, int max_k) {
     it->st = compile_desc(h, it, max_k);
+    if (it->st != KILN_OK && max_k < 8) { /* the few best did not finalize: look further */
+        memset(&it->err, 0, sizeof it->err);
+        it->st = compile_desc(h, it, 8);
+    }
     if (it->st == KILN_OK || it->split ||
         (!it->d.has_residual && it->d.act.type == KILN_ACT_NONE))
         return;

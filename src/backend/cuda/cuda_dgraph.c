@@ -15,6 +15,7 @@
 
 #include "backend/cuda/cuda_engine.h"
 #include "core/dtype.h"
+#include "core/nn_window.h"
 
 /* ---- activations as kiln_act --------------------------------------------------------------- */
 
@@ -305,6 +306,12 @@ static kiln_status place(const cu_engine *s, cu_bucket *b, kiln_err *e) {
         v->off = s->in_view_off[i];
         v->coff = 0;
         size_t es = kiln_dtype_size(v->dt);
+        if (s->in_s2d[i]) { /* space-to-depth for the stem conv (cuda_engine_kernels.h) */
+            v->h /= 2;
+            v->w /= 2;
+            v->c *= 4;
+            b->ti[g->inputs[i]].natural = 0;
+        }
         v->pitch = v->c;
         /* Pad the channels of a 4-D float input so that a pixel is a multiple of 16 bytes: the
            stem convolution then gets tensor-core engines (cuda_layout.h). */
@@ -341,6 +348,110 @@ static kiln_status place(const cu_engine *s, cu_bucket *b, kiln_err *e) {
     return KILN_OK;
 }
 
+static int floor_div2(int a) { return a >= 0 ? a / 2 : -((-a + 1) / 2); }
+
+int cu_s2d_axis(int in, int k, int pb, int out, int *k2, int *pb2, int *pe2, int *amin) {
+    if (in % 2 || k < 1 || pb < 0) return 0;
+    int a0 = floor_div2(-pb), a1 = floor_div2(k - 1 - pb);
+    *amin = a0;
+    *k2 = a1 - a0 + 1;
+    *pb2 = -a0;
+    *pe2 = out - 1 + *k2 - *pb2 - in / 2;
+    return *pb2 >= 0 && *pe2 >= 0;
+}
+
+/* Store graph input t space-to-depth? Only 16-bit storage (3 channels padded to 8 waste most
+   there), a 4-D image of at most 4 channels whose one reader is a stride-2, group-1 conv. */
+static int s2d_input(const cu_engine *s, const cu_bucket *b, int t) {
+    const kiln_graph *g = &s->dg.g;
+    const kiln_shape *x = &b->shapes.s[t];
+    if (s->dt == KILN_F32 || x->ndim != 4 || !is_float(b->shapes.dt[t]) || g->t[t].is_output ||
+        x->d[1] > 4 || x->d[2] % 2 || x->d[3] % 2)
+        return 0;
+    const kiln_node *c = NULL;
+    for (int k = 0; k < g->n_n; k++)
+        for (int j = 0; j < g->n[k].n_in; j++)
+            if (g->n[k].in[j] == t) {
+                if (c || j != 0) return 0;
+                c = &g->n[k];
+            }
+    if (!c || c->op != KILN_OP_CONV || c->n_in < 2 || c->in[1] < 0) return 0;
+    const kiln_conv_attr *a = &c->a.conv;
+    const kiln_tensor *w = &g->t[c->in[1]];
+    if (a->nspatial != 2 || a->group != 1 || w->kind != KILN_TENSOR_CONST || w->dtype != KILN_F32 ||
+        w->shape.ndim != 4)
+        return 0;
+    kiln_window win;
+    kiln_err ce = {0};
+    if (kiln_window_conv(a, x, &w->shape, &win, &ce) != KILN_OK) return 0;
+    for (int q = 0; q < 2; q++) {
+        int k2, pb2, pe2, amin;
+        if (win.s[1 + q] != 2 || win.d[1 + q] != 1 ||
+            !cu_s2d_axis((int)win.in[1 + q], (int)win.k[1 + q], (int)win.pb[1 + q],
+                         (int)win.out[1 + q], &k2, &pb2, &pe2, &amin))
+            return 0;
+    }
+    return 1;
+}
+
+/* INPUTS and INSTAGE inside the arena: both are dead once the layers reading the graph inputs
+   ran (INSTAGE even sooner: once the INPUT steps converted it), so they take arena bytes that
+   are free at the start of the network instead of memory of their own. */
+static size_t first_fit(size_t size, const size_t (*busy)[2], int nbusy) {
+    size_t at = 0;
+    for (int moved = 1; moved;) {
+        moved = 0;
+        for (int i = 0; i < nbusy; i++)
+            if (at < busy[i][1] && busy[i][0] < at + size) {
+                at = (busy[i][1] + 255) & ~(size_t)255;
+                moved = 1;
+            }
+    }
+    return at;
+}
+
+kiln_status cu_io_in_arena(cu_engine *s, kiln_err *e) {
+    const kiln_graph *g = &s->dg.g;
+    const kiln_memplan *p = &s->plan;
+    int last = -1;
+    for (int i = 0; i < g->n_inputs; i++) {
+        int t = g->inputs[i];
+        if (g->t[t].is_output) last = g->n_n;
+        for (int k = 0; k < g->n_n; k++)
+            for (int j = 0; j < g->n[k].n_in; j++)
+                if (g->n[k].in[j] == t && k > last) last = k;
+    }
+    size_t (*busy)[2] = calloc((size_t)g->n_t + 2, sizeof *busy);
+    int *gfirst = malloc(sizeof(int) * ((size_t)g->n_t + 1));
+    if (!busy || !gfirst) {
+        free(busy);
+        free(gfirst);
+        return kiln_err_set(e, KILN_ERR_NOMEM, "cuda: out of memory");
+    }
+    for (int t = 0; t < g->n_t; t++) gfirst[t] = 1 << 30;
+    for (int t = 0; t < g->n_t; t++) {
+        int r = p->root[t];
+        if (r >= 0 && p->first[t] >= 0 && p->first[t] < gfirst[r]) gfirst[r] = p->first[t];
+    }
+    int nb = 0;
+    for (int r = 0; r < g->n_t; r++)
+        if (p->root[r] == r && gfirst[r] <= last) {
+            busy[nb][0] = (size_t)p->offset[r];
+            busy[nb][1] = (size_t)p->offset[r] + p->bytes[r];
+            nb++;
+        }
+    s->inputs_at = first_fit(s->inputs_bytes, (const size_t(*)[2])busy, nb);
+    busy[0][0] = s->inputs_at;
+    busy[0][1] = s->inputs_at + s->inputs_bytes;
+    s->instage_at = first_fit(s->instage_bytes, (const size_t(*)[2])busy, s->inputs_bytes ? 1 : 0);
+    size_t end = s->inputs_at + s->inputs_bytes;
+    if (s->instage_at + s->instage_bytes > end) end = s->instage_at + s->instage_bytes;
+    if (end > s->arena_bytes) s->arena_bytes = (end + 255) & ~(size_t)255;
+    free(busy);
+    free(gfirst);
+    return KILN_OK;
+}
+
 kiln_status cu_memory_plan(cu_engine *s, kiln_err *e) {
     const kiln_graph *g = &s->dg.g;
     cu_bucket *big = &s->bk[s->nb - 1];
@@ -359,13 +470,15 @@ kiln_status cu_memory_plan(cu_engine *s, kiln_err *e) {
         return st;
     }
     s->arena_bytes = s->plan.arena_bytes;
-    /* Graph inputs (their NHWC form) live outside the arena, one region per input. */
+    /* Graph inputs (their NHWC or space-to-depth form): one region per input. */
     size_t off = 0;
     for (int i = 0; i < g->n_inputs && i < CU_MAX_IO; i++) {
         s->in_view_off[i] = off;
         const kiln_shape *x = &big->shapes.s[g->inputs[i]];
         int n, h, w, c;
         cu_natural(x, &n, &h, &w, &c);
+        s->in_s2d[i] = (unsigned char)s2d_input(s, big, g->inputs[i]);
+        if (s->in_s2d[i]) h /= 2, w /= 2, c *= 4;
         size_t es = kiln_dtype_size(cu_dev_dtype(s, big->shapes.dt[g->inputs[i]]));
         size_t cp = es ? ((size_t)c * es + 15) / 16 * 16 : 0;
         off += ((size_t)n * h * w * cp + 255) & ~(size_t)255;

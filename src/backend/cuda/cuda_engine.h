@@ -108,6 +108,7 @@ typedef enum cu_step_kind {
     CU_STEP_SHUFFLE,
     CU_STEP_RAW_COPY,    /* bytes (non-float tensors) */
     CU_STEP_FALLBACK,    /* a node on the CPU reference kernels */
+    CU_STEP_INPUT_S2D,   /* host NCHW FP32 -> the space-to-depth map the stem conv reads */
 } cu_step_kind;
 
 enum { CU_POOL_MAX = 0, CU_POOL_AVG = 1, CU_POOL_GMAX = 2, CU_POOL_GAVG = 3 };
@@ -124,6 +125,7 @@ typedef struct cu_step {
     int has_bias;
     kiln_cuda_pool2d pool;
     int pool_kind;
+    int fast;          /* POOL: 16-byte channel vectors apply (kiln_cuda_pool2d_vec) */
     int binop;         /* kiln_cuda_binop */
     int groups;        /* SHUFFLE */
     int64_t rows;      /* SOFTMAX */
@@ -233,6 +235,9 @@ typedef struct cu_engine {
     size_t arena_bytes, scratch_bytes, workspace_bytes, inputs_bytes, instage_bytes,
         outstage_bytes, fb_host_bytes, fb_dev_bytes;
     size_t in_view_off[CU_MAX_IO]; /* INPUTS offset per graph input */
+    unsigned char in_s2d[CU_MAX_IO]; /* input i is stored space-to-depth for its stem conv */
+    size_t inputs_at, instage_at;  /* INPUTS and INSTAGE live inside the arena at these offsets
+                                      (they are dead once the first layers ran) */
     kiln_cuda_handles owner;    /* the handle restored plans were finalized with */
     cu_records chosen;          /* what plan_write saves */
     cu_records *preload;        /* from plan_read: restore, never compile */
@@ -264,10 +269,16 @@ void cu_dgraph_free(cu_dgraph *dg);
 int cu_buckets_choose(int64_t bmin, int64_t bopt, int64_t bmax, int has_batch, int64_t *out);
 /* Plan device memory at the largest bucket and place every tensor of every bucket. */
 kiln_status cu_memory_plan(cu_engine *s, kiln_err *e);
+/* Place INPUTS and INSTAGE inside the arena, where nothing lives at the network's start. */
+kiln_status cu_io_in_arena(cu_engine *s, kiln_err *e);
 /* Natural phys extent of a logical shape. */
 void cu_natural(const kiln_shape *s, int *n, int *h, int *w, int *c);
 /* Storage type of an activation of logical type t. */
 kiln_dtype cu_dev_dtype(const cu_engine *s, kiln_dtype t);
+/* Stem space-to-depth geometry along one axis (cuda_dgraph.c): a stride-2 convolution with
+   kernel k and pads pb/pe over `in` (even) producing `out`, as a stride-1 convolution with
+   kernel *k2 and pads *pb2/*pe2 over in/2; amin is the first tap offset. 0 when impossible. */
+int cu_s2d_axis(int in, int k, int pb, int out, int *k2, int *pb2, int *pe2, int *amin);
 /* Bytes a view spans (n * h * w * pitch elements). */
 size_t cu_view_bytes(const cu_view *v);
 
@@ -317,8 +328,8 @@ typedef struct cu_ctx {
     void *fb_dev;                  /* FP32 staging of CPU-fallback tensors */
     unsigned char *pin_in, *pin_out, *fb_host; /* page-locked host buffers */
     struct kiln_cpu *cpu;          /* CPU fallback kernels (NULL when the engine has none) */
+    struct kiln_pool *copy_pool;   /* threads copying large inputs into pinned memory */
     void *gexec[CU_MAX_BUCKETS];   /* cudaGraphExec_t per bucket, made on first use */
-    size_t zero_from[CU_MAX_IO];   /* INSTAGE input i is zero from this byte on */
     int64_t batch;                 /* of the last run (-1: none) */
     int bucket;
     kiln_shapes shapes_b;          /* logical shapes at `batch` (output views) */

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "backend/cuda/cuda_common.h"
+#include "backend/cuda/cuda_pool.h"
 #include "backend/cuda/cuda_tensor.h"
 #include "core/op.h"
 
@@ -21,6 +22,23 @@ kiln_status kiln_cuda_fill_random(void *p, kiln_dtype dt, int64_t count, uint32_
 kiln_status kiln_cuda_scale_shift(const kiln_cuda_nhwc *x, const void *scale, const void *shift,
                                   const kiln_cuda_nhwc *y, const kiln_act *act, cudaStream_t s,
                                   kiln_err *e);
+
+/* Max / average pooling (cuda_pool.h semantics) with 16 bytes of channels per thread: for views
+   whose channel count, pitch and offset are multiples of a 16-byte vector and whose data is
+   16-byte aligned (every NHWC map the engine plans). KILN_ERR_UNSUPPORTED otherwise (use
+   kiln_cuda_maxpool2d / kiln_cuda_avgpool2d). */
+kiln_status kiln_cuda_pool2d_vec(const kiln_cuda_nhwc *x, const kiln_cuda_nhwc *y,
+                                 const kiln_cuda_pool2d *p, int is_max, cudaStream_t s,
+                                 kiln_err *e);
+
+/* The network input, NCHW FP32 [n][c][h][w] (h, w even), as the space-to-depth map the stem
+   convolution runs on: out is n x h/2 x w/2 x out->c with
+       out[n, i, j, (qh * 2 + qw) * c + k] = in[n, k, 2i + qh, 2j + qw]
+   and zeros in channels 4c .. out->c-1. A 7x7 stride-2 convolution of the image is a 4x4
+   stride-1 convolution of this map with rearranged weights (cuda_lower_nn.c), which tensor
+   cores run far better than 3 (padded to 8) input channels. */
+kiln_status kiln_cuda_nchw_to_s2d(const float *in, int n, int c, int h, int w,
+                                  const kiln_cuda_nhwc *out, cudaStream_t s, kiln_err *e);
 
 #ifdef __cplusplus
 }

@@ -228,7 +228,7 @@ int main(int argc, char **argv) {
                      dev_ms > 0 ? (double)b / dev_ms * 1e3 : 0, e2e_ms, (double)b / e2e_ms * 1e3, streams,
                      stream_ips, dev_bytes, dev_bytes / 1048576.0, s->wbytes / 1048576.0,
                      s->arena_bytes / 1048576.0, s->workspace_bytes / 1048576.0,
-                     (s->inputs_bytes + s->instage_bytes + s->outstage_bytes) / 1048576.0, s->nconv,
+                     s->outstage_bytes / 1048576.0, s->nconv,
                      s->ngemm);
     if (node_ms) {
         n += snprintf(out + n, sizeof out - (size_t)n, ", \"layers\": [");

@@ -88,10 +88,10 @@ static void emu_conv_core(const emu *m, const kiln_cuda_conv_desc *d, const floa
                 }
 }
 
-static void emu_bias_act(emu *m, const cu_view *t, const cu_view *r, const cu_view *y,
-                         const kiln_act *act) {
+static void emu_bias_act(emu *m, const cu_view *t, const float *bias, const cu_view *r,
+                         const cu_view *y, const kiln_act *act) {
     FOR4(y) {
-        float v = *at(m, t, n, h, w, c);
+        float v = *at(m, t, n, h, w, c) + (bias ? bias[c] : 0);
         if (r) v += *at(m, r, n, h, w, c);
         *at(m, y, n, h, w, c) = kiln_act_apply(act, v);
     }
@@ -121,7 +121,9 @@ static void emu_conv(emu *m, const cu_step *st) {
         CHECK(worst < 1e-4, "conv %s: depthwise weights differ by %g", L->sig, worst);
         free(alt);
     }
-    if (st->post || L->split) emu_bias_act(m, &st->t, st->r.space ? &st->r : NULL, &st->y, &st->act);
+    if (st->post || L->split)
+        emu_bias_act(m, &st->t, L->split == 2 && st->has_bias ? bias : NULL,
+                     st->r.space ? &st->r : NULL, &st->y, &st->act);
 }
 
 static void emu_gemm(emu *m, const cu_step *st) {
@@ -145,7 +147,7 @@ static void emu_gemm(emu *m, const cu_step *st) {
             if (d->relu && v < 0) v = 0;
             y[(size_t)i * ldy + j] = v;
         }
-    if (st->post) emu_bias_act(m, &st->t, st->r.space ? &st->r : NULL, &st->y, &st->act);
+    if (st->post) emu_bias_act(m, &st->t, NULL, st->r.space ? &st->r : NULL, &st->y, &st->act);
 }
 
 static void emu_pool(emu *m, const cu_step *st) {
@@ -244,6 +246,19 @@ static void emu_step(emu *m, const cu_bucket *b, const cu_step *st) {
         FOR4(y) *at(m, y, n, h, w, c) = c < st->in_c ? src[(((size_t)n * st->in_c + c) * y->h + h) * y->w + w] : 0;
         break;
     }
+    case CU_STEP_INPUT_S2D: {
+        const float *src = (const float *)(m->base[CU_SP_INSTAGE] + x->off);
+        int C = st->in_c, H = 2 * y->h, W = 2 * y->w;
+        FOR4(y) {
+            float v = 0;
+            if (c < 4 * C) {
+                int q = c / C, k = c % C;
+                v = src[(((size_t)n * C + k) * H + 2 * h + q / 2) * W + 2 * w + q % 2];
+            }
+            *at(m, y, n, h, w, c) = v;
+        }
+        break;
+    }
     case CU_STEP_OUTPUT: {
         float *dst = (float *)(m->base[CU_SP_OUTSTAGE] + y->off);
         FOR4(x) dst[(((size_t)n * x->c + c) * x->h + h) * x->w + w] = *at(m, x, n, h, w, c);
@@ -338,7 +353,7 @@ static void check_view_bounds(const cu_engine *s, const cu_view *v, const char *
 
 static const int64_t SIZE_DEFAULT = 0;
 
-static void check_model(const char *source, int64_t size, int *fallbacks) {
+static void check_model(const char *source, int64_t size, int *fallbacks, int s2d) {
     kiln_model *m = kiln_model_create();
     if (kiln_model_load(m, source) != KILN_OK) {
         CHECK(0, "%s: %s", source, kiln_model_errmsg(m));
@@ -360,6 +375,7 @@ static void check_model(const char *source, int64_t size, int *fallbacks) {
     }
     cu_engine *s = calloc(1, sizeof *s);
     s->magic = CU_ENGINE_MAGIC;
+    s->fp32_like_16bit = s2d;
     kiln_err err = {0};
     kiln_status st = cu_engine_lower_host(ref, s, KILN_PREC_FP32, &err);
     CHECK(st == KILN_OK, "%s: lowering: %s", source, err.msg);
@@ -420,9 +436,22 @@ static void check_model(const char *source, int64_t size, int *fallbacks) {
         cu_engine_free(h);
     }
 
+    int in_s2d = 0;
+    for (int i = 0; i < s->dg.g.n_inputs; i++) in_s2d |= s->in_s2d[i];
+    CHECK(!s2d || in_s2d, "%s: no space-to-depth stem", source);
     emu em = {.s = s, .cpu = kiln_cpu_create(2)};
     for (int sp = 1; sp < CU_SP_COUNT; sp++)
-        if (sp != CU_SP_WEIGHTS) em.base[sp] = calloc(space_size(s, sp) + 64, 1);
+        if (sp != CU_SP_WEIGHTS && sp != CU_SP_INPUTS && sp != CU_SP_INSTAGE)
+            em.base[sp] = calloc(space_size(s, sp) + 64, 1);
+    /* As in a context: the inputs and their staging inside the arena (cu_io_in_arena). */
+    CHECK(s->inputs_at + s->inputs_bytes <= s->arena_bytes &&
+              s->instage_at + s->instage_bytes <= s->arena_bytes &&
+              (s->inputs_at + s->inputs_bytes <= s->instage_at ||
+               s->instage_at + s->instage_bytes <= s->inputs_at),
+          "%s: inputs at %zu+%zu, staging at %zu+%zu, arena %zu", source, s->inputs_at,
+          s->inputs_bytes, s->instage_at, s->instage_bytes, s->arena_bytes);
+    em.base[CU_SP_INPUTS] = em.base[CU_SP_ARENA] + s->inputs_at;
+    em.base[CU_SP_INSTAGE] = em.base[CU_SP_ARENA] + s->instage_at;
     em.base[CU_SP_WEIGHTS] = (char *)s->whost;
     kiln_context *c = NULL;
     CHECK_OK(kiln_context_create(ref, &c));
@@ -450,7 +479,7 @@ static void check_model(const char *source, int64_t size, int *fallbacks) {
         CHECK_OK(kiln_context_output(c, 0, &out));
         /* Poison what the steps must write; the bucket's padding rows are zeros. */
         for (int sp = 1; sp < CU_SP_COUNT; sp++) {
-            if (sp == CU_SP_WEIGHTS || sp == CU_SP_INSTAGE) continue;
+            if (sp == CU_SP_WEIGHTS || sp == CU_SP_INSTAGE || sp == CU_SP_INPUTS) continue;
             float *p = (float *)em.base[sp];
             for (size_t i = 0; i < space_size(s, sp) / 4; i++) p[i] = NAN;
         }
@@ -467,7 +496,7 @@ static void check_model(const char *source, int64_t size, int *fallbacks) {
     }
     kiln_context_destroy(c);
     for (int sp = 1; sp < CU_SP_COUNT; sp++)
-        if (sp != CU_SP_WEIGHTS) free(em.base[sp]);
+        if (sp != CU_SP_WEIGHTS && sp != CU_SP_INPUTS && sp != CU_SP_INSTAGE) free(em.base[sp]);
     kiln_cpu_destroy(em.cpu);
     cu_engine_free(s);
 out:
@@ -553,7 +582,11 @@ int main(void) {
         int64_t size;
     } zoo[] = {{"zoo:resnet18", 32},    {"zoo:resnet50", 32},     {"zoo:googlenet", 64},
                {"zoo:densenet121", 32}, {"zoo:mobilenet_v2", 32}, {"zoo:alexnet", SIZE_DEFAULT}};
-    for (size_t i = 0; i < sizeof zoo / sizeof zoo[0]; i++) check_model(zoo[i].name, zoo[i].size, &fallbacks);
+    for (size_t i = 0; i < sizeof zoo / sizeof zoo[0]; i++) check_model(zoo[i].name, zoo[i].size, &fallbacks, 0);
+    /* The space-to-depth stem (16-bit engines use it) through the FP32 emulator. */
+    check_model("zoo:resnet18", 32, &fallbacks, 1);
+    check_model("zoo:googlenet", 64, &fallbacks, 1);
+    check_model("zoo:resnet50", 64, &fallbacks, 1);
     CHECK(fallbacks == 0, "zoo models: %d nodes fall back to the CPU", fallbacks);
     const char *dir = getenv("KILN_CUDA_HOST_ONNX_DIR");
     if (dir) {
@@ -567,7 +600,7 @@ int main(void) {
             if (!f) continue;
             fclose(f);
             int fb = 0;
-            check_model(path, !strcmp(onnx[i], "inception_v3") ? 96 : 64, &fb);
+            check_model(path, !strcmp(onnx[i], "inception_v3") ? 96 : 64, &fb, 0);
         }
     }
     return test_done();

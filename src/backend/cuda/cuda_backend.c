@@ -232,8 +232,8 @@ static int cuda_node_tactic(const kiln_engine *e, int node, char *name, size_t n
 static size_t cuda_device_bytes(const kiln_engine *e, int contexts) {
     const cu_engine *s = e->bstate;
     if (!s || s->magic != CU_ENGINE_MAGIC) return 0;
-    size_t per = s->arena_bytes + s->scratch_bytes + s->workspace_bytes + s->inputs_bytes +
-                 s->instage_bytes + s->outstage_bytes + s->fb_dev_bytes;
+    size_t per = s->arena_bytes + s->scratch_bytes + s->workspace_bytes + s->outstage_bytes +
+                 s->fb_dev_bytes; /* the inputs and their staging live inside the arena */
     return s->wbytes + (size_t)(contexts > 0 ? contexts : 1) * per;
 }
 

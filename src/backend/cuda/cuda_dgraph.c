@@ -365,7 +365,7 @@ int cu_s2d_axis(int in, int k, int pb, int out, int *k2, int *pb2, int *pe2, int
 static int s2d_input(const cu_engine *s, const cu_bucket *b, int t) {
     const kiln_graph *g = &s->dg.g;
     const kiln_shape *x = &b->shapes.s[t];
-    if (s->dt == KILN_F32 || x->ndim != 4 || !is_float(b->shapes.dt[t]) || g->t[t].is_output ||
+    if ((s->dt == KILN_F32 && !s->fp32_like_16bit) || x->ndim != 4 || !is_float(b->shapes.dt[t]) || g->t[t].is_output ||
         x->d[1] > 4 || x->d[2] % 2 || x->d[3] % 2)
         return 0;
     const kiln_node *c = NULL;
@@ -452,19 +452,64 @@ kiln_status cu_io_in_arena(cu_engine *s, kiln_err *e) {
     return KILN_OK;
 }
 
+/* The graph the planner sees: the device graph, except that (16-bit engines) a convolution
+   with a fused residual is presented as an in-place capable unary op reading the residual
+   first: the planner then lets its output overwrite the residual where the residual dies
+   there. cuDNN's fused epilogue reads each residual element before writing the output element
+   at the same place, so the layer runs in place; ResNet-50 at batch 256 needs a third less
+   activation memory (the 256-channel maps at 56x56 are 411 MB each). FP32 / TF32 engines may
+   run such a layer split (the residual added by a later pass), so they keep separate storage. */
+static kiln_node *planning_nodes(const cu_engine *s, int **extra) {
+    const kiln_graph *g = &s->dg.g;
+    kiln_node *n = malloc(sizeof *n * ((size_t)g->n_n + 1));
+    int *in = malloc(sizeof(int) * (4 * (size_t)g->n_n + 1));
+    if (!n || !in) {
+        free(n);
+        free(in);
+        return NULL;
+    }
+    memcpy(n, g->n, sizeof *n * (size_t)g->n_n);
+    int inplace = s->dt != KILN_F32 || s->fp32_like_16bit;
+    for (int k = 0; k < g->n_n && inplace; k++) {
+        kiln_node *c = &n[k];
+        if (c->op != KILN_OP_CONV || !c->a.conv.has_residual || c->n_in < 4 || c->in[3] < 0)
+            continue;
+        int *p = in + 4 * k;
+        p[0] = c->in[3]; /* the residual first: the one input an in-place unary op may take */
+        p[1] = c->in[0];
+        p[2] = c->in[1];
+        p[3] = c->in[2];
+        c->op = KILN_OP_RELU;
+        c->in = p;
+        c->n_in = 4;
+    }
+    *extra = in;
+    return n;
+}
+
 kiln_status cu_memory_plan(cu_engine *s, kiln_err *e) {
     const kiln_graph *g = &s->dg.g;
     cu_bucket *big = &s->bk[s->nb - 1];
     /* Device byte sizes: float activations in the storage type. */
     kiln_shapes dsh = big->shapes;
     dsh.dt = malloc(sizeof(kiln_dtype) * ((size_t)g->n_t + 1));
-    if (!dsh.dt) return kiln_err_set(e, KILN_ERR_NOMEM, "cuda: out of memory");
+    int *extra = NULL;
+    kiln_graph pg = *g;
+    pg.n = planning_nodes(s, &extra);
+    if (!dsh.dt || !pg.n) {
+        free(dsh.dt);
+        free(pg.n);
+        free(extra);
+        return kiln_err_set(e, KILN_ERR_NOMEM, "cuda: out of memory");
+    }
     for (int t = 0; t < g->n_t; t++) dsh.dt[t] = cu_dev_dtype(s, big->shapes.dt[t]);
-    kiln_status st = kiln_memplan_build(g, &dsh, 0, &s->plan, e);
+    kiln_status st = kiln_memplan_build(&pg, &dsh, 0, &s->plan, e);
 #ifndef NDEBUG
-    if (st == KILN_OK) st = kiln_memplan_check(g, &dsh, &s->plan, e);
+    if (st == KILN_OK) st = kiln_memplan_check(&pg, &dsh, &s->plan, e);
 #endif
     free(dsh.dt);
+    free(pg.n);
+    free(extra);
     if (st != KILN_OK) {
         kiln_err_prefix(e, "cuda: memory plan");
         return st;

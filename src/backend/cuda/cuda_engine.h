@@ -153,7 +153,9 @@ typedef struct cu_conv_layer {
     kiln_cuda_conv_desc fused; /* as first asked for */
     char sig[320];             /* signature of d */
     char fused_sig[320];
-    int split;                 /* the fused graph had no engine: d is the split form */
+    int split;                 /* 0: d is the fused form; 1: conv + bias; 2: conv alone (the
+                                  rest runs as a bias_act pass after it) */
+    int no_split;              /* its output overwrites its residual: only the fused form */
     int dw_ok;                 /* the own depthwise kernel can run it */
     kiln_cuda_dwconv dw;
     int tactic;                /* CU_TAC_* */
@@ -236,6 +238,8 @@ typedef struct cu_engine {
         outstage_bytes, fb_host_bytes, fb_dev_bytes;
     size_t in_view_off[CU_MAX_IO]; /* INPUTS offset per graph input */
     unsigned char in_s2d[CU_MAX_IO]; /* input i is stored space-to-depth for its stem conv */
+    int fp32_like_16bit;        /* tests: space-to-depth stem and in-place residuals, which
+                                   16-bit engines use, for FP32 too (the emulator is FP32) */
     size_t inputs_at, instage_at;  /* INPUTS and INSTAGE live inside the arena at these offsets
                                       (they are dead once the first layers ran) */
     kiln_cuda_handles owner;    /* the handle restored plans were finalized with */
@@ -277,7 +281,7 @@ void cu_natural(const kiln_shape *s, int *n, int *h, int *w, int *c);
 kiln_dtype cu_dev_dtype(const cu_engine *s, kiln_dtype t);
 /* Stem space-to-depth geometry along one axis (cuda_dgraph.c): a stride-2 convolution with
    kernel k and pads pb/pe over `in` (even) producing `out`, as a stride-1 convolution with
-   kernel *k2 and pads *pb2/*pe2 over in/2; amin is the first tap offset. 0 when impossible. */
+   kernel k2 and pads pb2, pe2 over in / 2; amin is the first tap offset. 0 when impossible. */
 int cu_s2d_axis(int in, int k, int pb, int out, int *k2, int *pb2, int *pe2, int *amin);
 /* Bytes a view spans (n * h * w * pitch elements). */
 size_t cu_view_bytes(const cu_view *v);

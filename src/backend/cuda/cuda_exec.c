@@ -22,6 +22,7 @@
 #include "backend/cuda/cuda_mem.h"
 #include "backend/cuda/cuda_shuffle.h"
 #include "backend/cuda/cuda_softmax.h"
+#include "core/threadpool.h"
 
 #define COPY_CHUNK ((size_t)4 << 20)
 
@@ -62,10 +63,11 @@ static kiln_status run_conv(const cu_engine *s, cu_ctx *x, const cu_step *st, ki
                                  .y = vptr(x, &st->t), .workspace = x->workspace};
         KILN_TRY(kiln_cuda_conv_plan_execute(&x->h, L->plan, &a, x->s, e));
     }
-    if (st->post || L->split) {
+    if (st->post || L->split) { /* the rest of the layer: bias (variant 2), residual, act */
         kiln_cuda_nhwc yv = nv(x, &st->y), rv = nv(x, &st->r);
         int has_r = st->r.space != CU_SP_NONE;
-        KILN_TRY(kiln_cuda_bias_act(&tv, NULL, has_r ? &rv : NULL, &yv, &st->act, x->s, e));
+        const void *bias = L->split == 2 && st->has_bias ? w + st->bias_off : NULL;
+        KILN_TRY(kiln_cuda_bias_act(&tv, bias, has_r ? &rv : NULL, &yv, &st->act, x->s, e));
     }
     return KILN_OK;
 }
@@ -88,6 +90,8 @@ static kiln_status run_gemm(const cu_engine *s, cu_ctx *x, const cu_step *st, ki
 
 static kiln_status run_pool(cu_ctx *x, const cu_step *st, kiln_err *e) {
     kiln_cuda_nhwc xv = nv(x, &st->x), yv = nv(x, &st->y);
+    if (st->fast && (st->pool_kind == CU_POOL_MAX || st->pool_kind == CU_POOL_AVG))
+        return kiln_cuda_pool2d_vec(&xv, &yv, &st->pool, st->pool_kind == CU_POOL_MAX, x->s, e);
     switch (st->pool_kind) {
     case CU_POOL_MAX: return kiln_cuda_maxpool2d(&xv, &yv, &st->pool, x->s, e);
     case CU_POOL_AVG: return kiln_cuda_avgpool2d(&xv, &yv, &st->pool, x->s, e);
@@ -103,6 +107,9 @@ static kiln_status run_step(const cu_engine *s, const cu_bucket *b, cu_ctx *x, c
     case CU_STEP_INPUT:
         return kiln_cuda_nchw_to_nhwc((const float *)(x->base[CU_SP_INSTAGE] + st->x.off), st->y.n,
                                       st->in_c, st->y.h, st->y.w, &yv, x->s, e);
+    case CU_STEP_INPUT_S2D:
+        return kiln_cuda_nchw_to_s2d((const float *)(x->base[CU_SP_INSTAGE] + st->x.off), st->y.n,
+                                     st->in_c, 2 * st->y.h, 2 * st->y.w, &yv, x->s, e);
     case CU_STEP_OUTPUT:
         return kiln_cuda_nhwc_to_nchw(&xv, (float *)(x->base[CU_SP_OUTSTAGE] + st->y.off), x->s, e);
     case CU_STEP_CONV: return run_conv(s, x, st, e);
@@ -185,6 +192,7 @@ static void ctx_free(cu_ctx *x) {
     kiln_cuda_host_free(x->pin_out);
     kiln_cuda_host_free(x->fb_host);
     kiln_cpu_destroy(x->cpu);
+    kiln_pool_destroy(x->copy_pool);
     kiln_shapes_free(&x->shapes_b);
     free(x->outv);
     free(x);
@@ -206,9 +214,10 @@ kiln_status cu_context_create(kiln_context *c, kiln_err *err) {
             st = kiln__cuda_fail(err, KILN_LIB_CUDA, (int)r, "cudaStreamCreate", __FILE__, __LINE__);
         }
     }
-    /* One allocation: arena | scratch | workspace | inputs | instage | outstage | fallback. */
-    size_t sizes[7] = {s->arena_bytes, s->scratch_bytes, s->workspace_bytes, s->inputs_bytes,
-                       s->instage_bytes, s->outstage_bytes, s->fb_dev_bytes};
+    /* One allocation: arena (with the graph inputs and their staging inside, cu_io_in_arena) |
+       scratch | workspace | outstage | fallback staging. */
+    size_t sizes[7] = {s->arena_bytes, s->scratch_bytes, s->workspace_bytes, 0, 0,
+                       s->outstage_bytes, s->fb_dev_bytes};
     size_t offs[7], total = 0;
     for (int i = 0; i < 7; i++) {
         offs[i] = total;
@@ -229,8 +238,8 @@ kiln_status cu_context_create(kiln_context *c, kiln_err *err) {
         x->base[CU_SP_SCRATCH] = d + offs[1];
         x->workspace = d + offs[2];
         x->workspace_bytes = s->workspace_bytes;
-        x->base[CU_SP_INPUTS] = d + offs[3];
-        x->base[CU_SP_INSTAGE] = d + offs[4];
+        x->base[CU_SP_INPUTS] = d + offs[0] + s->inputs_at;
+        x->base[CU_SP_INSTAGE] = d + offs[0] + s->instage_at;
         x->base[CU_SP_OUTSTAGE] = d + offs[5];
         x->fb_dev = d + offs[6];
         x->base[CU_SP_WEIGHTS] = s->wdev;
@@ -242,6 +251,12 @@ kiln_status cu_context_create(kiln_context *c, kiln_err *err) {
     if (st == KILN_OK) st = kiln_cuda_host_alloc((void **)&x->pin_in, s->instage_bytes, err);
     if (st == KILN_OK) st = kiln_cuda_host_alloc((void **)&x->pin_out, s->outstage_bytes, err);
     if (st == KILN_OK && s->fb_host_bytes) st = kiln_cuda_host_alloc((void **)&x->fb_host, s->fb_host_bytes, err);
+    if (st == KILN_OK && s->instage_bytes >= 4 * COPY_CHUNK) {
+        int nt = c->e->threads > 0 ? c->e->threads : kiln_num_cores() / 2;
+        if (nt > 8) nt = 8;
+        if (nt > 1 && !(x->copy_pool = kiln_pool_create(nt)))
+            st = kiln_err_set(err, KILN_ERR_NOMEM, "out of memory (copy threads)");
+    }
     if (st == KILN_OK && s->fb_host_bytes && !(x->cpu = kiln_cpu_create(c->e->threads)))
         st = kiln_err_set(err, KILN_ERR_NOMEM, "out of memory (CPU fallback context)");
     if (st == KILN_OK && !(x->outv = calloc((size_t)s->dg.g.n_outputs + 1, sizeof(kiln_view))))
@@ -259,12 +274,33 @@ void cu_context_destroy(kiln_context *c) {
     c->bstate = NULL;
 }
 
-/* Host rows -> pinned -> device, chunk by chunk so the CPU copy overlaps the DMA. */
+typedef struct copy_job {
+    unsigned char *pin;
+    const char *src;
+    size_t first, bytes; /* this wave: [first, first + bytes) */
+} copy_job;
+
+static void copy_task(void *arg, int64_t i, int thread) {
+    (void)thread;
+    const copy_job *j = arg;
+    size_t off = j->first + (size_t)i * COPY_CHUNK;
+    size_t end = j->first + j->bytes, n = end - off < COPY_CHUNK ? end - off : COPY_CHUNK;
+    memcpy(j->pin + off, j->src + off, n);
+}
+
+/* Host rows -> pinned -> device. Large inputs go in waves of one chunk per copy thread: the
+   threads fill the next wave while the DMA engine moves the last one (a single memcpy thread
+   would be the bottleneck: ~10 GB/s against PCIe's ~50). */
 static kiln_status copy_in(cu_ctx *x, unsigned char *pin, const void *src, size_t bytes, char *dst,
                            kiln_err *e) {
-    for (size_t off = 0; off < bytes; off += COPY_CHUNK) {
-        size_t n = bytes - off < COPY_CHUNK ? bytes - off : COPY_CHUNK;
-        memcpy(pin + off, (const char *)src + off, n);
+    int threads = x->copy_pool ? kiln_pool_size(x->copy_pool) : 1;
+    size_t wave = (size_t)threads * COPY_CHUNK;
+    for (size_t off = 0; off < bytes; off += wave) {
+        size_t n = bytes - off < wave ? bytes - off : wave;
+        copy_job j = {pin, (const char *)src, off, n};
+        int64_t chunks = (int64_t)((n + COPY_CHUNK - 1) / COPY_CHUNK);
+        if (chunks > 1) kiln_pool_for(x->copy_pool, chunks, copy_task, &j);
+        else memcpy(pin + off, (const char *)src + off, n);
         KILN_CUDA_CHECK(e, cudaMemcpyAsync(dst + off, pin + off, n, cudaMemcpyHostToDevice, x->s));
     }
     return KILN_OK;
@@ -338,13 +374,11 @@ static kiln_status run(kiln_context *c, const kiln_view *inputs, double *node_ms
         if (b->ti[g->inputs[i]].where != CU_W_DEV) continue;
         size_t bytes = io_bytes(&x->shapes_b, g->inputs[i]), full = b->in_bytes[i];
         char *dst = x->base[CU_SP_INSTAGE] + b->in_off[i];
-        if (x->zero_from[i] > bytes) {
-            KILN_CUDA_CHECK(err, cudaMemsetAsync(dst + bytes, 0, x->zero_from[i] - bytes, x->s));
-            x->zero_from[i] = bytes;
-        }
         if (bytes > full) return kiln_err_set(err, KILN_ERR_INTERNAL, "cuda: input larger than its bucket");
+        /* Rows past the batch (up to the bucket's) are zeros; INSTAGE shares the arena, so
+           they are written every time. */
+        if (bytes < full) KILN_CUDA_CHECK(err, cudaMemsetAsync(dst + bytes, 0, full - bytes, x->s));
         KILN_TRY(copy_in(x, x->pin_in + b->in_off[i], inputs[i].data, bytes, dst, err));
-        if (bytes > x->zero_from[i]) x->zero_from[i] = bytes;
     }
     if (node_ms) {
         KILN_TRY(run_profiled(s, b, x, node_ms, e->g->n_n, err));

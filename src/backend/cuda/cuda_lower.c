@@ -271,6 +271,9 @@ static kiln_status lower_pool(cu_lw *L, const kiln_node *n) {
         st.pool.pad_end[q] = (int)win.pe[1 + q];
     }
     st.pool.count_include_pad = a->count_include_pad;
+    int vec = 16 / (int)kiln_dtype_size(xv->dt);
+    st.fast = xv->c % vec == 0 && xv->pitch % vec == 0 && xv->coff % vec == 0 &&
+              yv->pitch % vec == 0 && yv->coff % vec == 0 && xv->off % 16 == 0 && yv->off % 16 == 0;
     return cu_lw_push(L, &st);
 }
 
@@ -622,6 +625,12 @@ static kiln_status io_steps(cu_lw *L, int outputs) {
             st.x = outputs ? *v : host;
             st.y = outputs ? host : *v;
             st.bytes = bytes;
+        } else if (!outputs && L->s->in_s2d[i]) {
+            st.kind = CU_STEP_INPUT_S2D;
+            st.x = host;
+            st.y = *v;
+            st.y.c = v->pitch;
+            st.in_c = (int)b->shapes.s[t].d[1];
         } else if (!outputs && b->shapes.s[t].ndim == 4) {
             st.kind = CU_STEP_INPUT;
             st.x = host;
@@ -691,7 +700,7 @@ kiln_status cu_lower(cu_engine *s, const kiln_graph *orig, kiln_err *e) {
             if (b->fb[f].dev_bytes > s->fb_dev_bytes) s->fb_dev_bytes = b->fb[f].dev_bytes;
         }
     }
-    return KILN_OK;
+    return cu_io_in_arena(s, e);
 }
 
 /* ---- supports() ---------------------------------------------------------------------------- */

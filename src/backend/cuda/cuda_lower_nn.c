@@ -42,12 +42,14 @@ static int find_conv(const cu_engine *s, const char *sig) {
     return -1;
 }
 
-static kiln_status add_conv(cu_lw *L, const kiln_cuda_conv_desc *d, int dw_ok, int *index) {
+static kiln_status add_conv(cu_lw *L, const kiln_cuda_conv_desc *d, int dw_ok, int no_split,
+                            int *index) {
     cu_engine *s = L->s;
     char sig[320];
     kiln_cuda_conv_signature(d, sig, sizeof sig);
     int i = find_conv(s, sig);
     if (i >= 0) {
+        s->conv[i].no_split |= no_split;
         *index = i;
         return KILN_OK;
     }
@@ -64,6 +66,7 @@ static kiln_status add_conv(cu_lw *L, const kiln_cuda_conv_desc *d, int dw_ok, i
     snprintf(c->sig, sizeof c->sig, "%s", sig);
     snprintf(c->fused_sig, sizeof c->fused_sig, "%s", sig);
     c->dw_ok = dw_ok;
+    c->no_split = no_split;
     c->dw.kernel[0] = d->r;
     c->dw.kernel[1] = d->s;
     for (int q = 0; q < 2; q++) {
@@ -103,6 +106,97 @@ static int64_t pack_dw(cu_lw *L, const float *w, int C, int R, int S) {
     return off;
 }
 
+/* The stem convolution over the space-to-depth input (cuda_engine_kernels.h): stride 1, kernel
+   K2 = about K/2, weights W2[k][a][b][(qh*2 + qw)*C + c] = W[k][c][2(a + amin_h) + qh + pb_h]
+   [2(b + amin_w) + qw + pb_w] (zero where that tap is outside the original kernel). The input
+   was chosen for this (cuda_dgraph.c), so nothing here may fall back. */
+static kiln_status lower_conv_s2d(cu_lw *L, const kiln_node *n) {
+    cu_engine *s = L->s;
+    const kiln_graph *g = L->g;
+    const kiln_conv_attr *a = &n->a.conv;
+    int x = n->in[0], w = n->in[1], bias = n->n_in > 2 ? n->in[2] : -1, y = n->out[0];
+    int res = a->has_residual && n->n_in > 3 ? n->in[3] : -1;
+    const kiln_shape *xs = &L->b->shapes.s[x], *ws = &g->t[w].shape;
+    const cu_view *xv = cu_lw_view(L, x), *yv = cu_lw_view(L, y);
+    kiln_window win;
+    kiln_err ce = {0};
+    if (kiln_window_conv(a, xs, ws, &win, &ce) != KILN_OK || !cu_lw_dev(L, y) ||
+        (res >= 0 && !cu_lw_dev(L, res)) || (bias >= 0 && !cu_lw_const_f32(L, bias)))
+        return kiln_err_set(L->e, KILN_ERR_INTERNAL, "cuda: stem conv '%s' changed", n->name);
+    int K = (int)ws->d[0], C = (int)ws->d[1], k2[2], pb2[2], pe2[2], amin[2];
+    for (int q = 0; q < 2; q++)
+        if (!cu_s2d_axis((int)win.in[1 + q], (int)win.k[1 + q], (int)win.pb[1 + q],
+                         (int)win.out[1 + q], &k2[q], &pb2[q], &pe2[q], &amin[q]))
+            return kiln_err_set(L->e, KILN_ERR_INTERNAL, "cuda: stem conv '%s' geometry", n->name);
+    const cu_view *rv = res >= 0 ? cu_lw_view(L, res) : NULL;
+    cu_view t = *yv;
+    if (!cu_view_aligned(yv)) t = cu_lw_scratch(L, yv->dt, yv->n, yv->h, yv->w, yv->c);
+    int post = a->act.type == KILN_ACT_HARD_SIGMOID || a->act.type == KILN_ACT_HARD_SWISH ||
+               t.space != yv->space || t.off != yv->off ||
+               (rv && (rv->pitch != t.pitch || !cu_view_aligned(rv)));
+    kiln_cuda_conv_desc d;
+    memset(&d, 0, sizeof d);
+    d.n = xv->n;
+    d.h = xv->h;
+    d.w = xv->w;
+    d.c = xv->pitch;
+    d.k = K;
+    d.r = k2[0];
+    d.s = k2[1];
+    for (int q = 0; q < 2; q++) {
+        d.stride[q] = d.dilation[q] = 1;
+        d.pad_begin[q] = pb2[q];
+        d.pad_end[q] = pe2[q];
+    }
+    d.groups = 1;
+    d.dtype = s->dt;
+    d.precision = s->prec;
+    d.has_bias = bias >= 0;
+    d.has_residual = rv && !post;
+    if (!post) d.act = a->act;
+    d.y_pitch = t.pitch == K ? 0 : t.pitch;
+    int oh, ow;
+    kiln_cuda_conv_out_dims(&d, &oh, &ow);
+    if (oh != yv->h || ow != yv->w || kiln_cuda_conv_check(&d, &ce) != KILN_OK)
+        return kiln_err_set(L->e, KILN_ERR_INTERNAL, "cuda: stem conv '%s': %s", n->name, ce.msg);
+    int k = L->k;
+    int64_t *krsc = wtab(L, &s->w_krsc), *bt = wtab(L, &s->w_bias);
+    if (!krsc || !bt) return kiln_err_set(L->e, KILN_ERR_NOMEM, "cuda: out of memory");
+    if (krsc[k] < 0) {
+        size_t cnt = (size_t)K * d.r * d.s * d.c;
+        float *p = calloc(cnt, sizeof(float));
+        if (!p) return kiln_err_set(L->e, KILN_ERR_NOMEM, "cuda: out of memory");
+        const float *wd = g->t[w].data;
+        int R = (int)ws->d[2], S = (int)ws->d[3];
+        for (int kk = 0; kk < K; kk++)
+            for (int ai = 0; ai < d.r; ai++)
+                for (int bi = 0; bi < d.s; bi++)
+                    for (int qh = 0; qh < 2; qh++)
+                        for (int qw = 0; qw < 2; qw++) {
+                            int r = 2 * (ai + amin[0]) + qh + (int)win.pb[1];
+                            int c2 = 2 * (bi + amin[1]) + qw + (int)win.pb[2];
+                            if (r < 0 || r >= R || c2 < 0 || c2 >= S) continue;
+                            for (int c = 0; c < C; c++)
+                                p[(((size_t)kk * d.r + ai) * d.s + bi) * d.c + (qh * 2 + qw) * C + c] =
+                                    wd[(((size_t)kk * C + c) * R + r) * S + c2];
+                        }
+        krsc[k] = cu_lw_weights_f32(L, p, (int64_t)cnt);
+        free(p);
+    }
+    if (bias >= 0 && bt[k] < 0)
+        bt[k] = cu_lw_weights_f32(L, g->t[bias].data, kiln_shape_numel(&g->t[bias].shape));
+    if (krsc[k] < 0 || (bias >= 0 && bt[k] < 0))
+        return kiln_err_set(L->e, KILN_ERR_NOMEM, "cuda: out of memory packing weights");
+    int layer = -1;
+    KILN_TRY(add_conv(L, &d, 0, 0, &layer));
+    cu_step st = {.kind = CU_STEP_CONV, .node = k, .x = *xv, .y = *yv, .t = t, .act = a->act,
+                  .layer = layer, .post = post, .has_bias = bias >= 0};
+    if (rv) st.r = *rv;
+    st.w_off = (size_t)krsc[k];
+    st.bias_off = bias >= 0 ? (size_t)bt[k] : 0;
+    return cu_lw_push(L, &st);
+}
+
 kiln_status cu_lower_conv(cu_lw *L, const kiln_node *n) {
     cu_engine *s = L->s;
     const kiln_graph *g = L->g;
@@ -118,6 +212,8 @@ kiln_status cu_lower_conv(cu_lw *L, const kiln_node *n) {
         return cu_lw_fallback(L, "operands are not device activations");
     const cu_tinfo *ti = L->b->ti;
     const kiln_shape *xs = &sh->s[x], *ws = &g->t[w].shape;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (g->inputs[i] == x && s->in_s2d[i]) return lower_conv_s2d(L, n);
     if (xs->ndim != 4 || ws->ndim != 4 || !ti[x].natural || !ti[y].natural ||
         (res >= 0 && (!ti[res].natural || !kiln_shape_eq(&sh->s[res], &sh->s[y]))))
         return cu_lw_fallback(L, "operands are not NHWC maps");
@@ -144,6 +240,11 @@ kiln_status cu_lower_conv(cu_lw *L, const kiln_node *n) {
     if (!cu_view_aligned(yv)) t = cu_lw_scratch(L, yv->dt, yv->n, yv->h, yv->w, yv->c);
     int post = !cudnn_act(a->act.type) || t.space != yv->space || t.off != yv->off ||
                (rv && (rv->pitch != t.pitch || !cu_view_aligned(rv)));
+    /* The memory plan may let y overwrite the residual (cuda_dgraph.c): then the layer runs
+       fused, or its conv part writes scratch and the last pass reads the residual in place. */
+    int alias = rv && rv->space == yv->space && rv->off == yv->off;
+    if (alias && post && t.space == yv->space && t.off == yv->off)
+        t = cu_lw_scratch(L, yv->dt, yv->n, yv->h, yv->w, yv->c);
 
     kiln_cuda_conv_desc d;
     memset(&d, 0, sizeof d);
@@ -191,7 +292,7 @@ kiln_status cu_lower_conv(cu_lw *L, const kiln_node *n) {
         return kiln_err_set(L->e, KILN_ERR_NOMEM, "cuda: out of memory packing weights");
 
     int layer = -1;
-    KILN_TRY(add_conv(L, &d, dw_ok, &layer));
+    KILN_TRY(add_conv(L, &d, dw_ok, alias && !post, &layer));
     cu_step st = {.kind = CU_STEP_CONV, .node = L->k, .x = xuse, .y = *yv, .t = t,
                   .act = a->act, .layer = layer, .post = post, .has_bias = bias >= 0};
     if (rv) st.r = *rv;

@@ -5,8 +5,12 @@
  * then autotuning:
  *   1. on up to 15 host threads, each with its own cuDNN handle: build the layer's operation
  *      graph, take cuDNN's heuristic top-k (mode A) and finalize each (runtime compilation,
- *      0.2-2 s per plan, hence the threads); a graph with no engine is retried in its split form
- *      (conv + bias only; the residual and activation then run as a separate step);
+ *      0.2-2 s per plan, hence the threads). Besides the fully fused graph (variant 0) a layer
+ *      may run split: variant 1 = conv + bias, variant 2 = the conv alone, the rest (bias,
+ *      residual, activation) then in one bias_act pass. FP32 and TF32 layers try every variant
+ *      (measured: cuDNN's fused FP32 graphs with a residual are runtime-compiled engines 100x
+ *      slower than its plain convolutions); 16-bit layers only fall back to variant 1 when no
+ *      engine fuses them (their fused engines are the fast ones);
  *   2. on this thread: time every compiled plan (and the own depthwise kernel where it applies)
  *      with CUDA events on buffers of the layer's real sizes (random inputs, the real weights),
  *      keep the fastest, and restore it from its JSON on the engine's own handle (the threads'
@@ -21,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/cuda/cuda_eltwise.h"
 #include "backend/cuda/cuda_engine.h"
 #include "backend/cuda/cuda_mem.h"
 #include "backend/cuda/cuda_timing.h"
@@ -32,7 +37,8 @@
 
 typedef struct compile_item {
     int layer;
-    int split;                   /* the split form was compiled (fused had no engine) */
+    int split;                   /* variant compiled: 0 fused, 1 conv + bias, 2 conv alone */
+    int fallback_ok;             /* may switch to variant 1 when variant 0 has no engine */
     kiln_cuda_conv_desc d;       /* what was compiled */
     kiln_cuda_conv_plan *plan[MAX_PLANS];
     char name[MAX_PLANS][96];
@@ -54,12 +60,23 @@ typedef struct compile_job {
     pthread_mutex_t mu;
 } compile_job;
 
-static kiln_cuda_conv_desc split_desc(const kiln_cuda_conv_desc *d) {
+/* The layer as variant v runs it (v 0: as asked). */
+static kiln_cuda_conv_desc variant_desc(const kiln_cuda_conv_desc *d, int v) {
     kiln_cuda_conv_desc s = *d;
-    s.has_residual = 0;
-    s.act.type = KILN_ACT_NONE;
-    s.act.alpha = s.act.beta = 0;
+    if (v >= 1) {
+        s.has_residual = 0;
+        s.act.type = KILN_ACT_NONE;
+        s.act.alpha = s.act.beta = 0;
+    }
+    if (v >= 2) s.has_bias = 0;
     return s;
+}
+
+/* Variant v differs from variant v - 1 (else it is not worth compiling). */
+static int variant_useful(const kiln_cuda_conv_desc *d, int v) {
+    if (v == 1) return d->has_residual || d->act.type != KILN_ACT_NONE;
+    if (v == 2) return d->has_bias;
+    return 1;
 }
 
 /* Graph + candidates + compiled plans of one desc (no plan: st != OK). */
@@ -89,11 +106,9 @@ static void compile_one(kiln_cuda_handles *h, compile_item *it, int max_k) {
         memset(&it->err, 0, sizeof it->err);
         it->st = compile_desc(h, it, 8);
     }
-    if (it->st == KILN_OK || it->split ||
-        (!it->d.has_residual && it->d.act.type == KILN_ACT_NONE))
-        return;
-    /* No engine fuses this graph (seen: FP32 + residual under cuDNN 9.14): the split form. */
-    it->d = split_desc(&it->d);
+    if (it->st == KILN_OK || it->split || !it->fallback_ok || !variant_useful(&it->d, 1)) return;
+    /* No engine fuses this graph (seen: FP32 + residual under cuDNN 9.14): conv + bias. */
+    it->d = variant_desc(&it->d, 1);
     it->split = 1;
     memset(&it->err, 0, sizeof it->err);
     it->st = compile_desc(h, it, max_k);
@@ -226,59 +241,96 @@ static const cu_step *example(const cu_engine *s, int bucket, int step) {
     return &s->bk[bucket].steps[step];
 }
 
-static kiln_cuda_conv_args conv_args(const cu_engine *s, const cu_conv_layer *L, const tbuf *b) {
-    const cu_step *st = example(s, L->example_bucket, L->example_step);
-    kiln_cuda_conv_args a = {.x = b->x, .w = (char *)s->wdev + st->w_off,
-                             .bias = L->d.has_bias ? (char *)s->wdev + st->bias_off : NULL,
-                             .residual = L->d.has_residual ? b->r : NULL, .y = b->y,
-                             .workspace = b->ws};
-    return a;
+/* One run of a layer as variant v: the plan, then (split variants) the bias_act pass that the
+   run time adds after it, so that variants compare by what they really cost. */
+typedef struct var_work {
+    kiln_cuda_handles *h;
+    const kiln_cuda_conv_plan *p;
+    kiln_cuda_conv_args a;
+    int variant;
+    kiln_cuda_nhwc y, r;
+    const void *bias;
+    int has_r;
+    kiln_act act;
+} var_work;
+
+static kiln_status var_run(void *ctx, cudaStream_t s, kiln_err *e) {
+    var_work *w = ctx;
+    KILN_TRY(kiln_cuda_conv_plan_execute(w->h, w->p, &w->a, s, e));
+    if (!w->variant) return KILN_OK;
+    return kiln_cuda_bias_act(&w->y, w->variant == 2 ? w->bias : NULL, w->has_r ? &w->r : NULL,
+                              &w->y, &w->act, s, e);
 }
 
-/* Time the compiled plans (and the own depthwise kernel) of one layer; keep the fastest. */
-static kiln_status time_conv(cu_engine *s, cu_conv_layer *L, compile_item *it, tbuf *b,
+/* Time the compiled plans of every variant (and the own depthwise kernel) of one layer; keep
+   the fastest. items[0..n) all belong to L. */
+static kiln_status time_conv(cu_engine *s, cu_conv_layer *L, compile_item *items, int n, tbuf *b,
                              cudaStream_t stream, kiln_err *e) {
     size_t ws = 0;
-    for (int i = 0; i < it->nplans; i++)
-        if (kiln_cuda_conv_plan_workspace(it->plan[i]) > ws) ws = kiln_cuda_conv_plan_workspace(it->plan[i]);
-    KILN_TRY(tbuf_fit(b, conv_x_bytes(&L->d), conv_y_bytes(&L->d), ws, L->d.dtype, stream, e));
-    kiln_cuda_conv_args a = conv_args(s, L, b);
+    for (int q = 0; q < n; q++)
+        for (int i = 0; i < items[q].nplans; i++)
+            if (kiln_cuda_conv_plan_workspace(items[q].plan[i]) > ws)
+                ws = kiln_cuda_conv_plan_workspace(items[q].plan[i]);
+    KILN_TRY(tbuf_fit(b, conv_x_bytes(&L->fused), conv_y_bytes(&L->fused), ws, L->fused.dtype,
+                      stream, e));
+    const cu_step *st = example(s, L->example_bucket, L->example_step);
+    const kiln_cuda_conv_desc *f = &L->fused;
+    int oh, ow;
+    kiln_cuda_conv_out_dims(f, &oh, &ow);
     float best = INFINITY;
-    int besti = -1;
-    for (int i = 0; i < it->nplans; i++) {
-        float ms;
-        kiln_err te = {0};
-        if (kiln_cuda_conv_plan_time(&s->owner, it->plan[i], &a, stream, TIME_WARMUP, TIME_ITERS,
-                                     &ms, &te) != KILN_OK) {
-            (void)cudaStreamSynchronize(stream);
-            (void)cudaGetLastError();
-            continue;
+    int bestq = -1, besti = -1;
+    for (int q = 0; q < n; q++) {
+        compile_item *it = &items[q];
+        var_work w = {.h = &s->owner, .variant = it->split, .has_r = f->has_residual, .act = f->act,
+                      .bias = f->has_bias ? (char *)s->wdev + st->bias_off : NULL};
+        w.a = (kiln_cuda_conv_args){.x = b->x, .w = (char *)s->wdev + st->w_off,
+                                    .bias = it->d.has_bias ? w.bias : NULL,
+                                    .residual = it->d.has_residual ? b->r : NULL, .y = b->y,
+                                    .workspace = b->ws};
+        w.y = kiln_cuda_nhwc_make(b->y, f->dtype, f->n, oh, ow, f->k);
+        w.y.c_pitch = f->y_pitch ? f->y_pitch : f->k;
+        w.r = w.y;
+        w.r.data = b->r;
+        for (int i = 0; i < it->nplans; i++) {
+            float ms;
+            kiln_err te = {0};
+            w.p = it->plan[i];
+            if (kiln_cuda_time(var_run, &w, stream, TIME_WARMUP, TIME_ITERS, &ms, &te) != KILN_OK) {
+                (void)cudaStreamSynchronize(stream);
+                (void)cudaGetLastError();
+                continue;
+            }
+            if (ms < best) best = ms, bestq = q, besti = i;
         }
-        if (ms < best) best = ms, besti = i;
+    }
+    compile_item *it = bestq >= 0 ? &items[bestq] : NULL;
+    if (it && it->split) {
+        L->split = it->split;
+        L->d = it->d;
+        kiln_cuda_conv_signature(&L->d, L->sig, sizeof L->sig);
     }
     L->tactic = CU_TAC_NONE;
-    if (L->dw_ok && !L->d.has_residual) {
-        const cu_step *st = example(s, L->example_bucket, L->example_step);
-        int oh, ow;
-        kiln_cuda_conv_out_dims(&L->d, &oh, &ow);
+    if (L->dw_ok && !f->has_residual) { /* the own kernel runs the fused form (any activation) */
         dw_work w = {.w = (char *)s->wdev + st->w2_off,
-                     .bias = L->d.has_bias ? (char *)s->wdev + st->bias_off : NULL, .p = &L->dw};
-        w.x = kiln_cuda_nhwc_make(b->x, L->d.dtype, L->d.n, L->d.h, L->d.w, L->d.c);
-        w.x.c_pitch = L->d.x_pitch ? L->d.x_pitch : L->d.c;
-        w.y = kiln_cuda_nhwc_make(b->y, L->d.dtype, L->d.n, oh, ow, L->d.k);
-        w.y.c_pitch = L->d.y_pitch ? L->d.y_pitch : L->d.k;
+                     .bias = f->has_bias ? (char *)s->wdev + st->bias_off : NULL, .p = &L->dw};
+        w.x = kiln_cuda_nhwc_make(b->x, f->dtype, f->n, f->h, f->w, f->c);
+        w.x.c_pitch = f->x_pitch ? f->x_pitch : f->c;
+        w.y = kiln_cuda_nhwc_make(b->y, f->dtype, f->n, oh, ow, f->k);
+        w.y.c_pitch = f->y_pitch ? f->y_pitch : f->k;
         float ms;
         kiln_err te = {0};
         if (kiln_cuda_time(dw_run, &w, stream, TIME_WARMUP, TIME_ITERS, &ms, &te) == KILN_OK &&
             ms < best) {
             best = ms;
-            besti = -1;
             L->tactic = CU_TAC_DW;
+            L->split = 0;
+            L->d = L->fused;
+            snprintf(L->sig, sizeof L->sig, "%s", L->fused_sig);
             snprintf(L->name, sizeof L->name, "own depthwise kernel");
         }
     }
     if (L->tactic != CU_TAC_DW) {
-        if (besti < 0)
+        if (!it)
             return kiln_err_set(e, KILN_ERR_UNSUPPORTED, "cuda: no cuDNN plan for %s ran", L->sig);
         KILN_TRY(kiln_cuda_conv_plan_json(it->plan[besti], &L->json, &L->json_len, e));
         L->tactic = CU_TAC_CUDNN;
@@ -294,10 +346,12 @@ static kiln_status record_conv(cu_engine *s, cu_records *cache, const cu_conv_la
                                kiln_err *e) {
     char key[640], head[256];
     if (L->split) {
-        KILN_TRY(cu_records_put(&s->chosen, L->fused_sig, "split", 5, e));
+        char v[16];
+        int vn = snprintf(v, sizeof v, "split %d", L->split);
+        KILN_TRY(cu_records_put(&s->chosen, L->fused_sig, v, (size_t)vn, e));
         if (cache) {
             snprintf(key, sizeof key, "%s#%s", s->devsig, L->fused_sig);
-            KILN_TRY(cu_records_put(cache, key, "split", 5, e));
+            KILN_TRY(cu_records_put(cache, key, v, (size_t)vn, e));
         }
     }
     char *val;
@@ -352,9 +406,11 @@ static int apply_conv(cu_engine *s, const cu_records *cache, cu_conv_layer *L, k
                       kiln_status *st) {
     *st = KILN_OK;
     const cu_record *r = lookup(s, cache, L->fused_sig);
-    if (r && !strcmp(r->val, "split")) {
-        L->d = split_desc(&L->fused);
-        L->split = 1;
+    if (r && !strncmp(r->val, "split", 5)) {
+        int v = r->val[5] == ' ' ? atoi(r->val + 6) : 1;
+        if (v < 1 || v > 2 || L->no_split) return 0;
+        L->d = variant_desc(&L->fused, v);
+        L->split = v;
         kiln_cuda_conv_signature(&L->d, L->sig, sizeof L->sig);
         r = lookup(s, cache, L->sig);
     }
@@ -473,7 +529,7 @@ static double now_s(void) {
 
 static kiln_status tune_convs(cu_engine *s, const kiln_engine *e, cu_records *cache, tbuf *b,
                               cudaStream_t stream, int *done, int total, kiln_err *err) {
-    compile_item *items = calloc((size_t)s->nconv + 1, sizeof *items);
+    compile_item *items = calloc(3 * (size_t)s->nconv + 1, sizeof *items);
     if (!items) return kiln_err_set(err, KILN_ERR_NOMEM, "cuda: out of memory");
     int n = 0;
     kiln_status st = KILN_OK;
@@ -488,9 +544,19 @@ static kiln_status tune_convs(cu_engine *s, const kiln_engine *e, cu_records *ca
                               "(corrupted plan?)", L->sig);
             break;
         }
-        items[n].layer = i;
-        items[n].d = L->d;
-        n++;
+        /* Restart from the fused form (a stale cache entry may have split it). */
+        L->d = L->fused;
+        L->split = 0;
+        snprintf(L->sig, sizeof L->sig, "%s", L->fused_sig);
+        int explore = (s->prec == KILN_PREC_FP32 || s->prec == KILN_PREC_TF32) && !L->no_split;
+        for (int v = 0; v <= (explore ? 2 : 0); v++) {
+            if (v && !variant_useful(&L->fused, v)) continue;
+            compile_item *it = &items[n++];
+            it->layer = i;
+            it->split = v;
+            it->d = variant_desc(&L->fused, v);
+            it->fallback_ok = !explore && !L->no_split;
+        }
     }
     compile_job *job = calloc(1, sizeof *job);
     if (!job) {
@@ -503,21 +569,23 @@ static kiln_status tune_convs(cu_engine *s, const kiln_engine *e, cu_records *ca
     job->device = s->dev.device;
     pthread_mutex_init(&job->mu, NULL);
     if (st == KILN_OK) compile_all(e, job, done, total);
-    for (int i = 0; i < n && st == KILN_OK; i++) {
-        compile_item *it = &items[i];
-        cu_conv_layer *L = &s->conv[it->layer];
-        if (it->st != KILN_OK) {
-            st = kiln_err_set(err, it->st, "cuda: conv layer %s: %s", L->fused_sig, it->err.msg);
+    for (int i = 0; i < n && st == KILN_OK;) {
+        int j = i + 1; /* items[i..j) are one layer's variants */
+        while (j < n && items[j].layer == items[i].layer) j++;
+        cu_conv_layer *L = &s->conv[items[i].layer];
+        int ok = 0;
+        for (int q = i; q < j; q++) {
+            s->n_compiled += items[q].nplans;
+            if (items[q].st == KILN_OK) ok = 1;
+        }
+        if (!ok) {
+            st = kiln_err_set(err, items[i].st, "cuda: conv layer %s: %s", L->fused_sig,
+                              items[i].err.msg);
             break;
         }
-        s->n_compiled += it->nplans;
-        if (it->split) {
-            L->split = 1;
-            L->d = it->d;
-            kiln_cuda_conv_signature(&L->d, L->sig, sizeof L->sig);
-        }
         progress(e, *done, total, L->sig);
-        st = time_conv(s, L, it, b, stream, err);
+        st = time_conv(s, L, items + i, j - i, b, stream, err);
+        i = j;
         if (st == KILN_OK && L->tactic == CU_TAC_CUDNN) {
             st = kiln_cuda_conv_plan_from_json(&s->owner, &L->d, L->json, L->json_len, &L->plan, err);
             if (st == KILN_OK) L->workspace = kiln_cuda_conv_plan_workspace(L->plan);

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "core/dtype.h"
+#include "build/planner.h"
 #include "core/stats.h"
 #include "opt/opt.h"
 #include "runtime/engine.h"
@@ -31,6 +32,31 @@ static int64_t node_params(const kiln_graph *g, const kiln_node *n) {
         p += kiln_shape_numel(&g->t[id].shape);
     }
     return p;
+}
+
+/* Activation memory per batch size of the profile (planned, its lower bound, unplanned). */
+static void print_memory(const kiln_engine *e) {
+    int64_t batches[2] = {e->has_batch ? e->bmin : 0, e->has_batch ? e->bmax : 0};
+    int nb = e->has_batch && e->bmax != e->bmin ? 2 : 1;
+    for (int i = 0; i < nb; i++) {
+        kiln_memplan_stats st;
+        kiln_err err;
+        if (kiln_memplan_stats_get(e, batches[i], &st, &err) != KILN_OK) {
+            printf("memory:  (not planned: %s)\n", err.msg);
+            return;
+        }
+        printf("memory:  batch %lld: activations %.2f MB planned (lower bound %.2f MB, %.2f MB "
+               "unplanned); weights %.1f MB\n",
+               (long long)(st.batch ? st.batch : 1), st.arena_bytes / 1e6,
+               st.lower_bound_bytes / 1e6, st.naive_bytes / 1e6, st.weight_bytes / 1e6);
+    }
+}
+
+/* The backend's tactic for node i ("" when the backend has no tactic table). */
+static const char *node_tactic(const kiln_engine *e, int i, char *buf, size_t n) {
+    buf[0] = 0;
+    if (e->iface && e->iface->node_tactic && e->bstate) e->iface->node_tactic(e, i, buf, n);
+    return buf;
 }
 
 static const char *node_label(const kiln_node *n) { return n->label ? n->label : kiln_op_name(n->op); }
@@ -119,15 +145,23 @@ int cmd_inspect(int argc, char **argv) {
                o.model, e->optimized ? "optimized" : "imported", (long long)batch, g->n_n,
                (long long)params, wbytes, (long long)macs);
         if (raw && e != raw) printf(" \"layers_before\": %d,\n", raw->g->n_n);
+        kiln_memplan_stats ms;
+        kiln_err merr;
+        if (kiln_memplan_stats_get(e, 0, &ms, &merr) == KILN_OK)
+            printf(" \"activation_bytes_planned\": %zu, \"activation_bytes_lower_bound\": %zu, "
+                   "\"activation_bytes_unplanned\": %zu,\n",
+                   ms.arena_bytes, ms.lower_bound_bytes, ms.naive_bytes);
         printf(" \"nodes\": [\n");
         for (int i = 0; i < g->n_n; i++) {
             const kiln_node *n = &g->n[i];
             char shape[128];
             kiln_shape_str(&s->s[n->out[0]], shape, sizeof shape);
+            char tactic[160];
+            node_tactic(e, i, tactic, sizeof tactic);
             printf("  {\"name\": \"%s\", \"op\": \"%s\", \"label\": \"%s\", \"shape\": \"%s\", "
-                   "\"params\": %lld, \"macs\": %lld}%s\n",
+                   "\"params\": %lld, \"macs\": %lld, \"tactic\": \"%s\"}%s\n",
                    n->name, kiln_op_name(n->op), node_label(n), shape,
-                   (long long)node_params(g, n), (long long)kiln_node_macs(g, s, n),
+                   (long long)node_params(g, n), (long long)kiln_node_macs(g, s, n), tactic,
                    i + 1 < g->n_n ? "," : "");
         }
         printf(" ]\n}\n");
@@ -141,20 +175,23 @@ int cmd_inspect(int argc, char **argv) {
                    (long long)e->bmax, (long long)batch);
         printf("params:  %lld (%.1f MB of weights)\n", (long long)params, wbytes / 1e6);
         printf("MACs:    %.3f G per sample\n", (double)macs / 1e9 / (double)batch);
+        print_memory(e);
         if (raw && e != raw) {
             printf("layers:  %d before optimization: %s\n", raw->g->n_n, counts_raw);
             printf("         %d after:  %s\n", g->n_n, counts);
         } else {
             printf("layers:  %d: %s\n", g->n_n, counts);
         }
-        printf("\n%4s  %-34s %-26s %-18s %12s %14s\n", "#", "name", "layer", "output", "params",
-               "MACs");
+        printf("\n%4s  %-34s %-26s %-18s %12s %14s  %s\n", "#", "name", "layer", "output", "params",
+               "MACs", "tactic");
         for (int i = 0; i < g->n_n; i++) {
             const kiln_node *n = &g->n[i];
             char shape[128];
             kiln_shape_str(&s->s[n->out[0]], shape, sizeof shape);
-            printf("%4d  %-34.34s %-26.26s %-18s %12lld %14lld\n", i, n->name, node_label(n),
-                   shape, (long long)node_params(g, n), (long long)kiln_node_macs(g, s, n));
+            char tactic[160];
+            printf("%4d  %-34.34s %-26.26s %-18s %12lld %14lld  %s\n", i, n->name, node_label(n),
+                   shape, (long long)node_params(g, n), (long long)kiln_node_macs(g, s, n),
+                   node_tactic(e, i, tactic, sizeof tactic));
         }
     }
     if (e != raw) kiln_engine_destroy(e);

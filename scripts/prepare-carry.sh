@@ -7,6 +7,7 @@
 #   proto/onnx/onnx.proto     that proto
 #   include/protobuf-c/protobuf-c.h, lib/libprotobuf-c.a
 #   include/zlib.h, include/zconf.h, lib/libz.a
+#   fashion-mnist/t10k-*.gz   the Fashion-MNIST test split (for accuracy runs there)
 # Nothing is vendored into the repository: the folder is rebuilt from installed packages
 # (scripts/setup.sh installs them) each time this runs.
 #
@@ -40,4 +41,11 @@ cp "$pbc_h" "$dest/include/protobuf-c/"
 cp "$pbc_a" "$dest/lib/libprotobuf-c.a"
 cp "$zlib_h" "$zconf_h" "$dest/include/"
 cp "$libz_a" "$dest/lib/libz.a"
+# The Fashion-MNIST test split (accuracy runs of every precision on the GPU): Debian's
+# dataset-fashion-mnist is not installable there.
+fm=/usr/share/datasets/fashion-mnist
+if [ -f "$fm/t10k-images-idx3-ubyte.gz" ]; then
+  mkdir -p "$dest/fashion-mnist"
+  cp "$fm"/t10k-*-ubyte.gz "$dest/fashion-mnist/"
+fi
 echo "prepare-carry: wrote $dest ($(du -sh "$dest" | cut -f1)); protoc-c $(protoc-c --version 2>&1 | head -1)"

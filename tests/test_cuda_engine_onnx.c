@@ -7,6 +7,7 @@
  *
  * Fixtures: KILN_CUDA_ONNX_DIR (MODEL/opset17.onnx under it), else <build>/fixtures/torchvision;
  * models that are not there are skipped (the test skips when none is).
+ * KILN_CUDA_ONNX_PRECISIONS=fp16 limits the precisions.
  */
 #include <math.h>
 #include <stdio.h>
@@ -100,6 +101,8 @@ int main(void) {
         for (int b = 1; b <= 3 && ref; b += 2) want[b] = run(ref, x, b, &nw[b]);
         static const kiln_precision precs[] = {KILN_PREC_FP32, KILN_PREC_FP16};
         for (int p = 0; p < 2; p++) {
+            const char *only = getenv("KILN_CUDA_ONNX_PRECISIONS");
+            if (only && *only && !strstr(only, kiln_precision_name(precs[p]))) continue;
             double t0 = cuda_test_now();
             kiln_engine *e = build(m, KILN_BACKEND_CUDA, precs[p]);
             double secs = cuda_test_now() - t0;

@@ -138,8 +138,10 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--export", default=None)
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    # Use every core unless told otherwise: some builds start with one OpenMP thread (Debian's
+    # torch 1.13 here does), which would make the CPU comparison unfair to PyTorch.
+    if args.device == "cpu":
+        torch.set_num_threads(args.threads or os.cpu_count() or 1)
     model = build(args.model)
     if args.export:
         x = torch.rand(1, 3, args.input_size, args.input_size)

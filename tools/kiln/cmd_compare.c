@@ -166,7 +166,8 @@ int cmd_compare(int argc, char **argv) {
     if (strstr(peers, "torch") && n < MAX_ROWS) {
         if (!o.quiet) fprintf(stderr, "kiln: timing PyTorch ...\n");
         if (is_zoo) {
-            n += peers_torch(arch, device, NULL, o.batch, size, duration, &rows[n], MAX_ROWS - n);
+            n += peers_torch(arch, device, NULL, o.batch, size, threads, duration, &rows[n],
+                             MAX_ROWS - n);
         } else {
             memset(&rows[n], 0, sizeof rows[n]);
             snprintf(rows[n].framework, sizeof rows[n].framework, "pytorch");

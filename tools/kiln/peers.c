@@ -113,7 +113,7 @@ static void missing(peer_row *r, const char *fw, int64_t batch, const char *why)
 }
 
 int peers_torch(const char *arch, const char *device, const char *modes, int64_t batch,
-                int64_t input_size, double duration, peer_row *rows, int max) {
+                int64_t input_size, int threads, double duration, peer_row *rows, int max) {
     char why[256];
     const char *py = peers_python(why, sizeof why);
     if (!py) {
@@ -123,8 +123,9 @@ int peers_torch(const char *arch, const char *device, const char *modes, int64_t
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "%s %s/torch_peer.py --model %s --device %s --batch %lld --input-size %lld "
-             "--duration %g%s%s 2>/dev/null",
-             py, peers_dir(), arch, device, (long long)batch, (long long)input_size, duration,
+             "--threads %d --duration %g%s%s 2>/dev/null",
+             py, peers_dir(), arch, device, (long long)batch, (long long)input_size, threads,
+             duration,
              modes ? " --modes " : "", modes ? modes : "");
     static char out[1 << 16];
     int rc = run_capture(cmd, out, sizeof out);

@@ -29,7 +29,7 @@ const char *peers_python(char *why, size_t nwhy);
 /* Run the PyTorch peer for a torchvision architecture; fills up to max rows, returns the count
    (>= 1; a single row with ok = 0 carries the reason when the peer is missing or failed). */
 int peers_torch(const char *arch, const char *device, const char *modes, int64_t batch,
-                int64_t input_size, double duration, peer_row *rows, int max);
+                int64_t input_size, int threads, double duration, peer_row *rows, int max);
 /* Export a torchvision architecture to ONNX through the PyTorch peer; 0 on success. */
 int peers_export_onnx(const char *arch, int64_t input_size, const char *path, char *why, size_t nwhy);
 /* Run the ONNX Runtime peer (CPU) on an ONNX file; fills one row. */

@@ -97,7 +97,10 @@ static kiln_status upload_weights(cu_engine *s, kiln_err *e) {
 kiln_status cu_engine_lower_host(const kiln_engine *e, cu_engine *s, kiln_precision p,
                                  kiln_err *err) {
     KILN_TRY(set_precision(s, p, err));
-    s->max_conv_tactics = e->max_tactics > 0 ? e->max_tactics : CU_DEFAULT_CONV_TACTICS;
+    /* FP32 / TF32 engines are mostly precompiled (cheap to try) and the heuristics' first few
+       are often slow for them: look wider. */
+    int wide = p == KILN_PREC_FP32 || p == KILN_PREC_TF32;
+    s->max_conv_tactics = e->max_tactics > 0 ? e->max_tactics : wide ? 8 : CU_DEFAULT_CONV_TACTICS;
     s->max_gemm_tactics = e->max_tactics > 0 ? e->max_tactics : CU_DEFAULT_GEMM_TACTICS;
     KILN_TRY(cu_dgraph_build(e->g, &s->dg, err));
     int64_t buckets[CU_MAX_BUCKETS];

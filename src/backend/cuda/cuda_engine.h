@@ -145,7 +145,7 @@ typedef struct cu_fallback {
     size_t dev_bytes;     /* device FP32 staging for the largest of them */
 } cu_fallback;
 
-enum { CU_TAC_NONE = 0, CU_TAC_CUDNN = 1, CU_TAC_DW = 2 };
+enum { CU_TAC_NONE = 0, CU_TAC_CUDNN = 1, CU_TAC_DW = 2, CU_TAC_GEMM = 3 };
 
 /* A distinct convolution layer (deduplicated by signature; shared by identical layers). */
 typedef struct cu_conv_layer {
@@ -160,6 +160,8 @@ typedef struct cu_conv_layer {
     kiln_cuda_dwconv dw;
     int tactic;                /* CU_TAC_* */
     kiln_cuda_conv_plan *plan; /* CU_TAC_CUDNN */
+    kiln_cuda_gemm *lt;        /* CU_TAC_GEMM: a 1x1 convolution as a cuBLASLt matmul */
+    uint64_t lt_algo[8];
     char *json;                /* the plan's JSON (plan files, timing cache) */
     size_t json_len;
     size_t workspace;
@@ -298,6 +300,11 @@ int64_t cu_weights_add(cu_engine *s, const void *p, size_t bytes);
 /* ---- cuda_tune.c ---- */
 kiln_status cu_tune(cu_engine *s, const kiln_engine *e, kiln_err *err);
 void cu_layers_free(cu_engine *s);
+
+/* A 1x1, stride-1, unpadded, ungrouped convolution (ReLU or no activation) over NHWC is the
+   matmul y[n*h*w][k] = x[n*h*w][c] . w[k][c]^T with bias, residual and ReLU in the epilogue:
+   fill g and return 1, else 0. The weights are the KRSC ones (R = S = 1). */
+int cu_conv_as_gemm(const kiln_cuda_conv_desc *d, kiln_cuda_gemm_desc *g);
 
 /* ---- cuda_planio.c ---- */
 void cu_records_free(cu_records *r);

@@ -119,7 +119,118 @@ __global__ void to_s2d(const float *__restrict__ in, int c, int h, int w, int oh
     }
 }
 
+/* V channels per thread; pixel p of a view starts at p * pitch + coff (h and w folded, which
+   holds for every view: rows are w * pitch apart). */
+struct vec_view {
+    int64_t pitch;
+    int64_t coff;
+};
+
+template <typename T, int V>
+__global__ void bias_act_vec(const T *__restrict__ x, vec_view xv, const T *__restrict__ bias,
+                             const T *__restrict__ r, vec_view rv, T *__restrict__ y, vec_view yv,
+                             int cv, int64_t total, kiln_act act) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int v = (int)(i % cv);
+        int64_t p = i / cv;
+        uint4 raw = *reinterpret_cast<const uint4 *>(x + p * xv.pitch + xv.coff + v * V);
+        const T *t = reinterpret_cast<const T *>(&raw);
+        float a[V];
+#pragma unroll
+        for (int k = 0; k < V; k++) a[k] = to_f(t[k]);
+        if (bias) {
+            uint4 braw = *reinterpret_cast<const uint4 *>(bias + v * V);
+            const T *b = reinterpret_cast<const T *>(&braw);
+#pragma unroll
+            for (int k = 0; k < V; k++) a[k] += to_f(b[k]);
+        }
+        if (r) {
+            uint4 rraw = *reinterpret_cast<const uint4 *>(r + p * rv.pitch + rv.coff + v * V);
+            const T *q = reinterpret_cast<const T *>(&rraw);
+#pragma unroll
+            for (int k = 0; k < V; k++) a[k] += to_f(q[k]);
+        }
+        uint4 out;
+        T *o = reinterpret_cast<T *>(&out);
+#pragma unroll
+        for (int k = 0; k < V; k++) o[k] = from_f<T>(act_apply(act, a[k]));
+        *reinterpret_cast<uint4 *>(y + p * yv.pitch + yv.coff + v * V) = out;
+    }
+}
+
+template <typename T, int V>
+__global__ void scale_shift_vec(const T *__restrict__ x, vec_view xv, const T *__restrict__ sc,
+                                const T *__restrict__ sf, T *__restrict__ y, vec_view yv, int cv,
+                                int64_t total, kiln_act act) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int v = (int)(i % cv);
+        int64_t p = i / cv;
+        uint4 raw = *reinterpret_cast<const uint4 *>(x + p * xv.pitch + xv.coff + v * V);
+        uint4 sraw = *reinterpret_cast<const uint4 *>(sc + v * V);
+        uint4 fraw = *reinterpret_cast<const uint4 *>(sf + v * V);
+        const T *t = reinterpret_cast<const T *>(&raw), *a = reinterpret_cast<const T *>(&sraw),
+                *b = reinterpret_cast<const T *>(&fraw);
+        uint4 out;
+        T *o = reinterpret_cast<T *>(&out);
+#pragma unroll
+        for (int k = 0; k < V; k++) o[k] = from_f<T>(act_apply(act, to_f(t[k]) * to_f(a[k]) + to_f(b[k])));
+        *reinterpret_cast<uint4 *>(y + p * yv.pitch + yv.coff + v * V) = out;
+    }
+}
+
+bool vec_view_ok(const kiln_cuda_nhwc *v, int V) {
+    int pitch = kiln_cuda_nhwc_pitch(v);
+    return v->c % V == 0 && pitch % V == 0 && v->c_offset % V == 0 &&
+           ((uintptr_t)v->data & 15u) == 0;
+}
+
+/* Same pixel grid: extents equal (n, h, w) so pixel p means the same place in both. */
+bool same_grid(const kiln_cuda_nhwc *a, const kiln_cuda_nhwc *b) {
+    return a->n == b->n && a->h == b->h && a->w == b->w && a->c == b->c;
+}
+
 } // namespace
+
+extern "C" int kiln_cuda_vec_ok(kiln_dtype t, int c, int pitch, int coff, size_t off) {
+    size_t es = kiln_dtype_size(t);
+    if (es == 0 || es > 16) return 0;
+    int V = (int)(16 / es);
+    return c % V == 0 && pitch % V == 0 && coff % V == 0 && off % 16 == 0;
+}
+
+extern "C" kiln_status kiln_cuda_bias_act_vec(const kiln_cuda_nhwc *x, const void *bias,
+                                              const kiln_cuda_nhwc *residual,
+                                              const kiln_cuda_nhwc *y, const kiln_act *act,
+                                              cudaStream_t s, kiln_err *e) {
+    static const char *fn = "kiln_cuda_bias_act_vec";
+    KILN_TRY(check_view(x, "x", fn, e));
+    KILN_TRY(check_view(y, "y", fn, e));
+    if (residual) KILN_TRY(check_view(residual, "residual", fn, e));
+    if (!same_grid(x, y) || (residual && !same_grid(residual, y)) || x->dtype != y->dtype ||
+        (residual && residual->dtype != y->dtype))
+        return kiln_err_set(e, KILN_ERR_SHAPE, "%s: x, residual and y must have one extent and type", fn);
+    int V = (int)(16 / kiln_dtype_size(y->dtype));
+    if (!vec_view_ok(x, V) || !vec_view_ok(y, V) || (residual && !vec_view_ok(residual, V)) ||
+        ((uintptr_t)bias & 15u))
+        return kiln_err_set(e, KILN_ERR_UNSUPPORTED, "%s: channels not in 16-byte vectors", fn);
+    int cv = y->c / V;
+    int64_t total = (int64_t)y->n * y->h * y->w * cv;
+    if (total == 0) return KILN_OK;
+    kiln_act a = {KILN_ACT_NONE, 0.f, 0.f};
+    if (act) a = *act;
+    vec_view xv = {kiln_cuda_nhwc_pitch(x), x->c_offset}, yv = {kiln_cuda_nhwc_pitch(y), y->c_offset};
+    vec_view rv = residual ? vec_view{kiln_cuda_nhwc_pitch(residual), residual->c_offset} : yv;
+    KILN_CUDA_DISPATCH(y->dtype, T, fn, e, {
+        constexpr int VV = 16 / sizeof(T);
+        bias_act_vec<T, VV><<<grid_for(total, 256), 256, 0, s>>>(
+            (const T *)x->data, xv, (const T *)bias, residual ? (const T *)residual->data : nullptr,
+            rv, (T *)y->data, yv, cv, total, a);
+    });
+    KILN_CUDA_CHECK(e, cudaGetLastError());
+    return KILN_OK;
+}
 
 extern "C" kiln_status kiln_cuda_pool2d_vec(const kiln_cuda_nhwc *x, const kiln_cuda_nhwc *y,
                                             const kiln_cuda_pool2d *p, int is_max, cudaStream_t s,
@@ -199,6 +310,20 @@ extern "C" kiln_status kiln_cuda_scale_shift(const kiln_cuda_nhwc *x, const void
     if (total == 0) return KILN_OK;
     kiln_act a = {KILN_ACT_NONE, 0.f, 0.f};
     if (act) a = *act;
+    int V = (int)(16 / kiln_dtype_size(y->dtype));
+    if (vec_view_ok(x, V) && vec_view_ok(y, V) && !((uintptr_t)scale & 15u) &&
+        !((uintptr_t)shift & 15u)) {
+        int cv = y->c / V;
+        int64_t tv = (int64_t)y->n * y->h * y->w * cv;
+        vec_view xv = {kiln_cuda_nhwc_pitch(x), x->c_offset}, yv = {kiln_cuda_nhwc_pitch(y), y->c_offset};
+        KILN_CUDA_DISPATCH(y->dtype, T, fn, e, {
+            constexpr int VV = 16 / sizeof(T);
+            scale_shift_vec<T, VV><<<grid_for(tv, 256), 256, 0, s>>>(
+                (const T *)x->data, xv, (const T *)scale, (const T *)shift, (T *)y->data, yv, cv, tv, a);
+        });
+        KILN_CUDA_CHECK(e, cudaGetLastError());
+        return KILN_OK;
+    }
     KILN_CUDA_DISPATCH(y->dtype, T, fn, e, {
         scale_shift_kernel<T><<<grid_for(total, 256), 256, 0, s>>>(
             make_view<const T>(x), (const T *)scale, (const T *)shift, make_view<T>(y), y->h, y->w,

@@ -31,6 +31,18 @@ kiln_status kiln_cuda_pool2d_vec(const kiln_cuda_nhwc *x, const kiln_cuda_nhwc *
                                  const kiln_cuda_pool2d *p, int is_max, cudaStream_t s,
                                  kiln_err *e);
 
+/* y = act(x + bias[c] + residual) on views of one extent and storage type, 16 bytes of
+   channels per thread: the copies of concats and splits (act none, no bias, no residual), the
+   unfused activations and the split conv / gemm epilogues. bias (c values) and residual may be
+   NULL, act may be NULL. KILN_ERR_UNSUPPORTED unless every view's channel count, pitch and
+   offset are multiples of the 16-byte vector and its data is 16-byte aligned (then use
+   kiln_cuda_activation / kiln_cuda_bias_act). kiln_cuda_vec_ok() says which. */
+kiln_status kiln_cuda_bias_act_vec(const kiln_cuda_nhwc *x, const void *bias,
+                                   const kiln_cuda_nhwc *residual, const kiln_cuda_nhwc *y,
+                                   const kiln_act *act, cudaStream_t s, kiln_err *e);
+/* 1 when a view (data offset `off` bytes from a 256-byte aligned base) qualifies. */
+int kiln_cuda_vec_ok(kiln_dtype t, int c, int pitch, int coff, size_t off);
+
 /* The network input, NCHW FP32 [n][c][h][w] (h, w even), as the space-to-depth map the stem
    convolution runs on: out is n x h/2 x w/2 x out->c with
        out[n, i, j, (qh * 2 + qw) * c + k] = in[n, k, 2i + qh, 2j + qw]

@@ -50,7 +50,13 @@ static kiln_status run_conv(const cu_engine *s, cu_ctx *x, const cu_step *st, ki
     const cu_conv_layer *L = &s->conv[st->layer];
     const char *w = (const char *)s->wdev;
     kiln_cuda_nhwc tv = nv(x, &st->t);
-    if (L->tactic == CU_TAC_DW) {
+    if (L->tactic == CU_TAC_GEMM) {
+        kiln_cuda_gemm_args a = {.x = vptr(x, &st->x), .w = w + st->w_off,
+                                 .bias = st->has_bias ? w + st->bias_off : NULL,
+                                 .residual = L->d.has_residual ? vptr(x, &st->r) : NULL,
+                                 .y = vptr(x, &st->t), .workspace = x->workspace};
+        KILN_TRY(kiln_cuda_gemm_execute(&x->h, L->lt, &a, x->s, e));
+    } else if (L->tactic == CU_TAC_DW) {
         kiln_cuda_nhwc xv = nv(x, &st->x);
         kiln_cuda_dwconv p = L->dw;
         p.act = L->d.act;
@@ -67,7 +73,10 @@ static kiln_status run_conv(const cu_engine *s, cu_ctx *x, const cu_step *st, ki
         kiln_cuda_nhwc yv = nv(x, &st->y), rv = nv(x, &st->r);
         int has_r = st->r.space != CU_SP_NONE;
         const void *bias = L->split == 2 && st->has_bias ? w + st->bias_off : NULL;
-        KILN_TRY(kiln_cuda_bias_act(&tv, bias, has_r ? &rv : NULL, &yv, &st->act, x->s, e));
+        if (st->fast)
+            KILN_TRY(kiln_cuda_bias_act_vec(&tv, bias, has_r ? &rv : NULL, &yv, &st->act, x->s, e));
+        else
+            KILN_TRY(kiln_cuda_bias_act(&tv, bias, has_r ? &rv : NULL, &yv, &st->act, x->s, e));
     }
     return KILN_OK;
 }
@@ -83,7 +92,10 @@ static kiln_status run_gemm(const cu_engine *s, cu_ctx *x, const cu_step *st, ki
     if (st->post) {
         kiln_cuda_nhwc tv = nv(x, &st->t), yv = nv(x, &st->y), rv = nv(x, &st->r);
         int has_r = st->r.space != CU_SP_NONE;
-        KILN_TRY(kiln_cuda_bias_act(&tv, NULL, has_r ? &rv : NULL, &yv, &st->act, x->s, e));
+        if (st->fast)
+            KILN_TRY(kiln_cuda_bias_act_vec(&tv, NULL, has_r ? &rv : NULL, &yv, &st->act, x->s, e));
+        else
+            KILN_TRY(kiln_cuda_bias_act(&tv, NULL, has_r ? &rv : NULL, &yv, &st->act, x->s, e));
     }
     return KILN_OK;
 }
@@ -115,7 +127,9 @@ static kiln_status run_step(const cu_engine *s, const cu_bucket *b, cu_ctx *x, c
     case CU_STEP_CONV: return run_conv(s, x, st, e);
     case CU_STEP_GEMM: return run_gemm(s, x, st, e);
     case CU_STEP_POOL: return run_pool(x, st, e);
-    case CU_STEP_ACT: return kiln_cuda_activation(&xv, &yv, &st->act, x->s, e);
+    case CU_STEP_ACT:
+        if (st->fast) return kiln_cuda_bias_act_vec(&xv, NULL, NULL, &yv, &st->act, x->s, e);
+        return kiln_cuda_activation(&xv, &yv, &st->act, x->s, e);
     case CU_STEP_BINARY: {
         kiln_cuda_nhwc bv = nv(x, &st->b);
         return kiln_cuda_binary((kiln_cuda_binop)st->binop, &xv, &bv, &yv, NULL, x->s, e);

@@ -29,8 +29,18 @@ kiln_status cu_lw_fallback(cu_lw *L, const char *fmt, ...) {
     return CU_FALLBACK;
 }
 
-kiln_status cu_lw_push(cu_lw *L, const cu_step *st) {
+static int vec_ok(const cu_view *v) {
+    return v->space == CU_SP_NONE || kiln_cuda_vec_ok(v->dt, v->c, v->pitch, v->coff, v->off);
+}
+
+kiln_status cu_lw_push(cu_lw *L, const cu_step *in) {
     cu_bucket *b = L->b;
+    cu_step st_copy = *in, *st = &st_copy;
+    /* 16-byte channel vectors for the elementwise passes where every view allows them. */
+    if (st->kind == CU_STEP_ACT && st->x.dt == st->y.dt)
+        st->fast = vec_ok(&st->x) && vec_ok(&st->y);
+    else if (st->kind == CU_STEP_CONV || st->kind == CU_STEP_GEMM)
+        st->fast = vec_ok(&st->t) && vec_ok(&st->y) && vec_ok(&st->r);
     if (b->nsteps == b->capsteps) {
         int cap = b->capsteps ? 2 * b->capsteps : 128;
         cu_step *p = realloc(b->steps, sizeof *p * (size_t)cap);

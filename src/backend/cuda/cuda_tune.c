@@ -173,6 +173,29 @@ static void compile_all(const kiln_engine *e, compile_job *j, int *done_base, in
     *done_base += n;
 }
 
+int cu_conv_as_gemm(const kiln_cuda_conv_desc *d, kiln_cuda_gemm_desc *g) {
+    if (d->r != 1 || d->s != 1 || d->groups != 1 || d->act.type > KILN_ACT_RELU) return 0;
+    for (int q = 0; q < 2; q++)
+        if (d->stride[q] != 1 || d->dilation[q] != 1 || d->pad_begin[q] || d->pad_end[q]) return 0;
+    int64_t m = (int64_t)d->n * d->h * d->w;
+    if (m > (1 << 30)) return 0;
+    memset(g, 0, sizeof *g);
+    g->m = (int)m;
+    g->n = d->k;
+    g->k = d->c;
+    g->trans_w = 1;
+    g->dtype = d->dtype;
+    g->precision = d->precision;
+    g->has_bias = d->has_bias;
+    g->has_residual = d->has_residual;
+    g->relu = d->act.type == KILN_ACT_RELU;
+    g->alpha = 1.0f;
+    g->beta = 1.0f;
+    g->ldx = d->x_pitch;
+    g->ldy = d->y_pitch;
+    return 1;
+}
+
 /* ---- timing -------------------------------------------------------------------------------- */
 
 typedef struct tbuf {
@@ -241,6 +264,30 @@ static const cu_step *example(const cu_engine *s, int bucket, int step) {
     return &s->bk[bucket].steps[step];
 }
 
+/* Median time of fn, but a candidate whose first timed run is already half again slower than
+   the best so far is not run further (FP32 offers engines 100x slower than the best: timing
+   each ten times would dominate the build). */
+static kiln_status time_candidate(kiln_cuda_work_fn fn, void *ctx, cudaStream_t stream, float best,
+                                  float *ms, kiln_err *e) {
+    KILN_TRY(kiln_cuda_time(fn, ctx, stream, 1, 1, ms, e));
+    if (isfinite(best) && *ms > 1.5f * best) return KILN_OK;
+    return kiln_cuda_time(fn, ctx, stream, TIME_WARMUP - 1, TIME_ITERS, ms, e);
+}
+
+typedef struct gemm_cand {
+    kiln_cuda_handles *h;
+    kiln_cuda_gemm *g;
+    int i;
+    const kiln_cuda_gemm_args *a;
+} gemm_cand;
+
+/* One run of gemm candidate i (selected for the run; the caller selects the winner after). */
+static kiln_status gemm_cand_run(void *ctx, cudaStream_t s, kiln_err *e) {
+    gemm_cand *c = ctx;
+    KILN_TRY(kiln_cuda_gemm_select(c->g, c->i, e));
+    return kiln_cuda_gemm_execute(c->h, c->g, c->a, s, e);
+}
+
 /* One run of a layer as variant v: the plan, then (split variants) the bias_act pass that the
    run time adds after it, so that variants compare by what they really cost. */
 typedef struct var_work {
@@ -295,7 +342,7 @@ static kiln_status time_conv(cu_engine *s, cu_conv_layer *L, compile_item *items
             float ms;
             kiln_err te = {0};
             w.p = it->plan[i];
-            if (kiln_cuda_time(var_run, &w, stream, TIME_WARMUP, TIME_ITERS, &ms, &te) != KILN_OK) {
+            if (time_candidate(var_run, &w, stream, best, &ms, &te) != KILN_OK) {
                 (void)cudaStreamSynchronize(stream);
                 (void)cudaGetLastError();
                 continue;
@@ -319,8 +366,7 @@ static kiln_status time_conv(cu_engine *s, cu_conv_layer *L, compile_item *items
         w.y.c_pitch = f->y_pitch ? f->y_pitch : f->k;
         float ms;
         kiln_err te = {0};
-        if (kiln_cuda_time(dw_run, &w, stream, TIME_WARMUP, TIME_ITERS, &ms, &te) == KILN_OK &&
-            ms < best) {
+        if (time_candidate(dw_run, &w, stream, best, &ms, &te) == KILN_OK && ms < best) {
             best = ms;
             L->tactic = CU_TAC_DW;
             L->split = 0;
@@ -329,7 +375,52 @@ static kiln_status time_conv(cu_engine *s, cu_conv_layer *L, compile_item *items
             snprintf(L->name, sizeof L->name, "own depthwise kernel");
         }
     }
-    if (L->tactic != CU_TAC_DW) {
+    /* A 1x1 convolution is also a matmul: time cuBLASLt's heuristic algorithms on it. */
+    kiln_cuda_gemm_desc gd;
+    if (cu_conv_as_gemm(f, &gd)) {
+        kiln_cuda_gemm *g = NULL;
+        kiln_err ge = {0};
+        int cnt = 0;
+        if (kiln_cuda_gemm_create(&s->owner, &gd, &g, &ge) == KILN_OK &&
+            kiln_cuda_gemm_candidates(&s->owner, g, s->max_gemm_tactics, CU_GEMM_MAX_WORKSPACE,
+                                      &cnt, &ge) == KILN_OK &&
+            tbuf_fit(b, conv_x_bytes(f), conv_y_bytes(f), CU_GEMM_MAX_WORKSPACE, f->dtype, stream,
+                     &ge) == KILN_OK) {
+            kiln_cuda_gemm_args ga = {.x = b->x, .w = (char *)s->wdev + st->w_off,
+                                      .bias = f->has_bias ? (char *)s->wdev + st->bias_off : NULL,
+                                      .residual = f->has_residual ? b->r : NULL, .y = b->y,
+                                      .workspace = b->ws};
+            int gbest = -1;
+            float gms = INFINITY;
+            for (int i = 0; i < cnt; i++) {
+                float ms;
+                kiln_err te = {0};
+                gemm_cand gc = {&s->owner, g, i, &ga};
+                if (time_candidate(gemm_cand_run, &gc, stream, gms < best ? gms : best, &ms, &te) !=
+                    KILN_OK) {
+                    (void)cudaStreamSynchronize(stream);
+                    (void)cudaGetLastError();
+                    continue;
+                }
+                if (ms < gms) gms = ms, gbest = i;
+            }
+            if (gbest >= 0 && gms < best && kiln_cuda_gemm_select(g, gbest, &ge) == KILN_OK &&
+                kiln_cuda_gemm_algo_save(g, L->lt_algo, &ge) == KILN_OK) {
+                best = gms;
+                L->tactic = CU_TAC_GEMM;
+                L->split = 0;
+                L->d = L->fused;
+                snprintf(L->sig, sizeof L->sig, "%s", L->fused_sig);
+                L->lt = g;
+                L->workspace = kiln_cuda_gemm_workspace(g);
+                snprintf(L->name, sizeof L->name, "cuBLASLt matmul (1x1 conv)");
+                g = NULL;
+            }
+        }
+        kiln_cuda_gemm_destroy(g);
+        (void)cudaGetLastError();
+    }
+    if (L->tactic == CU_TAC_NONE) {
         if (!it)
             return kiln_err_set(e, KILN_ERR_UNSUPPORTED, "cuda: no cuDNN plan for %s ran", L->sig);
         KILN_TRY(kiln_cuda_conv_plan_json(it->plan[besti], &L->json, &L->json_len, e));
@@ -358,6 +449,12 @@ static kiln_status record_conv(cu_engine *s, cu_records *cache, const cu_conv_la
     size_t len;
     if (L->tactic == CU_TAC_DW) {
         len = (size_t)snprintf(head, sizeof head, "dw %.6f", (double)L->ms);
+        val = strdup(head);
+    } else if (L->tactic == CU_TAC_GEMM) {
+        int n = snprintf(head, sizeof head, "lt %.6f", (double)L->ms);
+        for (int i = 0; i < 8; i++)
+            n += snprintf(head + n, sizeof head - (size_t)n, " %llx", (unsigned long long)L->lt_algo[i]);
+        len = (size_t)n;
         val = strdup(head);
     } else {
         int h = snprintf(head, sizeof head, "cudnn %.6f %zu\n%s\n", (double)L->ms, L->workspace,
@@ -421,6 +518,37 @@ static int apply_conv(cu_engine *s, const cu_records *cache, cu_conv_layer *L, k
         L->tactic = CU_TAC_DW;
         L->ms = (float)ms;
         snprintf(L->name, sizeof L->name, "own depthwise kernel");
+        return 1;
+    }
+    if (!strncmp(r->val, "lt ", 3)) {
+        kiln_cuda_gemm_desc gd;
+        if (L->split || !cu_conv_as_gemm(&L->fused, &gd)) return 0;
+        const char *p = r->val + 3;
+        char *end;
+        ms = strtod(p, &end);
+        p = end;
+        for (int i = 0; i < 8; i++) {
+            L->lt_algo[i] = strtoull(p, &end, 16);
+            if (end == p) return 0;
+            p = end;
+        }
+        kiln_err le = {0};
+        kiln_cuda_gemm *g = NULL;
+        if (kiln_cuda_gemm_create(&s->owner, &gd, &g, &le) != KILN_OK ||
+            kiln_cuda_gemm_algo_load(&s->owner, g, L->lt_algo, &le) != KILN_OK) {
+            kiln_cuda_gemm_destroy(g);
+            if (s->preload) {
+                *st = kiln_err_set(e, KILN_ERR_VERSION, "cuda: the plan's cuBLASLt algorithm for %s "
+                                   "does not load (%s)", L->sig, le.msg);
+                return 1;
+            }
+            return 0;
+        }
+        L->lt = g;
+        L->tactic = CU_TAC_GEMM;
+        L->ms = (float)ms;
+        L->workspace = kiln_cuda_gemm_workspace(g);
+        snprintf(L->name, sizeof L->name, "cuBLASLt matmul (1x1 conv)");
         return 1;
     }
     if (strncmp(r->val, "cudnn ", 6)) return 0;
@@ -638,6 +766,7 @@ kiln_status cu_tune(cu_engine *s, const kiln_engine *e, kiln_err *err) {
 void cu_layers_free(cu_engine *s) {
     for (int i = 0; i < s->nconv; i++) {
         kiln_cuda_conv_plan_destroy(s->conv[i].plan);
+        kiln_cuda_gemm_destroy(s->conv[i].lt);
         free(s->conv[i].json);
     }
     for (int i = 0; i < s->ngemm; i++) kiln_cuda_gemm_destroy(s->gemm[i].g);

@@ -341,6 +341,7 @@ typedef struct cu_ctx {
     struct kiln_cpu *cpu;          /* CPU fallback kernels (NULL when the engine has none) */
     struct kiln_pool *copy_pool;   /* threads copying large inputs into pinned memory */
     void *gexec[CU_MAX_BUCKETS];   /* cudaGraphExec_t per bucket, made on first use */
+    int no_graphs;                 /* KILN_CUDA_GRAPHS=0: never capture (debugging switch) */
     int64_t batch;                 /* of the last run (-1: none) */
     int bucket;
     kiln_shapes shapes_b;          /* logical shapes at `batch` (output views) */

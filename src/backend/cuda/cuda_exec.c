@@ -220,6 +220,10 @@ kiln_status cu_context_create(kiln_context *c, kiln_err *err) {
     if (!x) return kiln_err_set(err, KILN_ERR_NOMEM, "out of memory");
     x->batch = -1;
     x->shapes_batch = -1;
+    /* A debugging switch, like CUDA_LAUNCH_BLOCKING: run every step directly, never from a
+       captured CUDA graph (to tell a capture problem from a kernel problem). */
+    const char *graphs = getenv("KILN_CUDA_GRAPHS");
+    x->no_graphs = graphs && !strcmp(graphs, "0");
     kiln_status st = kiln_cuda_handles_init(&x->h, s->dev.device, err);
     if (st == KILN_OK) {
         cudaError_t r = cudaStreamCreateWithFlags(&x->s, cudaStreamNonBlocking);
@@ -396,9 +400,9 @@ static kiln_status run(kiln_context *c, const kiln_view *inputs, double *node_ms
     }
     if (node_ms) {
         KILN_TRY(run_profiled(s, b, x, node_ms, e->g->n_n, err));
-    } else if (b->capturable && x->gexec[bi]) {
+    } else if (b->capturable && !x->no_graphs && x->gexec[bi]) {
         KILN_CUDA_CHECK(err, cudaGraphLaunch((cudaGraphExec_t)x->gexec[bi], x->s));
-    } else if (b->capturable) {
+    } else if (b->capturable && !x->no_graphs) {
         /* First run at this bucket: run the steps directly (libraries finish their lazy set-up
            outside any capture), then record them for the runs that follow. */
         KILN_TRY(run_steps(s, b, x, err));

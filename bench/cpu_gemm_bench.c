@@ -2,11 +2,15 @@
  * layers (batch 1, 224x224, bias + ReLU fused, residual fused where ResNet adds it), and the
  * resulting estimate of a ResNet-50 forward pass. Not a test: run it by hand.
  *
- *   kiln_cpu_gemm_bench [threads] [--variants] [--layer N] [--reps N] [--cold]
+ *   kiln_cpu_gemm_bench [threads] [--variants] [--layer N] [--reps N] [--cold] [--batch N]
+ *                       [--prepared] [--no-gemm]
  *
  * threads 0 (default): one per core. --variants times every GEMM micro-kernel the CPU runs;
  * --layer times only ResNet-50 conv layer N (for profiling); --cold evicts the caches before
- * each timed run, as a whole network does (its 100 MB of weights stream from memory). Each
+ * each timed run, as a whole network does (its 100 MB of weights stream from memory); --batch
+ * runs the layers on N images; --prepared times them as an engine runs them, with the state
+ * kiln_cpu_prepare_node makes once (packed filters, Winograd); --no-gemm skips the plain GEMM
+ * table. Each
  * measurement is the best of
  * several runs after a warm-up (the machine may be shared).
  */
@@ -69,12 +73,15 @@ typedef struct node_ctx {
     kiln_cpu *cpu;
     const kiln_node *n;
     kiln_view *in, *out;
+    const kiln_cpu_prepared *pp;
 } node_ctx;
+
+static int g_batch = 1, g_prepared = 0;
 
 static void node_once(void *p) {
     node_ctx *c = p;
     kiln_err e;
-    if (kiln_cpu_nn_lookup((kiln_op)c->n->op)(c->cpu, c->n, c->in, c->out, &e) != KILN_OK)
+    if (kiln_cpu_run_prepared(c->cpu, c->n, c->pp, c->in, c->out, &e) != KILN_OK)
         fprintf(stderr, "%s: %s\n", kiln_op_name(c->n->op), e.msg);
 }
 
@@ -134,8 +141,14 @@ static const conv_layer resnet50[] = {
 };
 
 static double run_node(kiln_cpu *cpu, const kiln_node *n, kiln_view *in, kiln_view *out) {
-    node_ctx c = {cpu, n, in, out};
-    return best_of(g_reps, node_once, &c);
+    kiln_cpu_prepared *pp = NULL;
+    kiln_err e;
+    if (g_prepared && kiln_cpu_prepare_node(n, in, kiln_pool_size(kiln_cpu_pool(cpu)), &pp, &e) != KILN_OK)
+        fprintf(stderr, "prepare %s: %s\n", kiln_op_name(n->op), e.msg);
+    node_ctx c = {cpu, n, in, out, pp};
+    double t = best_of(g_reps, node_once, &c);
+    kiln_cpu_prepared_free(pp);
+    return t;
 }
 
 static void bench_resnet50(kiln_cpu *cpu, kiln_rng *r, int only) {
@@ -163,14 +176,15 @@ static void bench_resnet50(kiln_cpu *cpu, kiln_rng *r, int only) {
         }
         n.a.conv.act.type = KILN_ACT_RELU;
         n.a.conv.has_residual = c->residual;
+        int64_t b = g_batch;
         kiln_view in[4] = {
-            {KILN_F32, {4, {1, c->cin, c->hw, c->hw}}, rnd(r, c->cin * c->hw * c->hw)},
+            {KILN_F32, {4, {b, c->cin, c->hw, c->hw}}, rnd(r, b * c->cin * c->hw * c->hw)},
             {KILN_F32, {4, {c->cout, c->cin, c->k, c->k}}, rnd(r, c->cout * c->cin * c->k * c->k)},
             {KILN_F32, {1, {c->cout}}, rnd(r, c->cout)},
-            {KILN_F32, {4, {1, c->cout, out_hw, out_hw}}, rnd(r, c->cout * out_hw * out_hw)},
+            {KILN_F32, {4, {b, c->cout, out_hw, out_hw}}, rnd(r, b * c->cout * out_hw * out_hw)},
         };
-        kiln_view out[1] = {{KILN_F32, {4, {1, c->cout, out_hw, out_hw}}, rnd(r, c->cout * out_hw * out_hw)}};
-        double mac = (double)c->cout * out_hw * out_hw * c->cin * c->k * c->k;
+        kiln_view out[1] = {{KILN_F32, {4, {b, c->cout, out_hw, out_hw}}, rnd(r, b * c->cout * out_hw * out_hw)}};
+        double mac = (double)b * c->cout * out_hw * out_hw * c->cin * c->k * c->k;
         double t = run_node(cpu, &n, in, out);
         total += t * c->count;
         macs += mac * c->count;
@@ -190,8 +204,9 @@ static void bench_resnet50(kiln_cpu *cpu, kiln_rng *r, int only) {
         kiln_attr_default(KILN_OP_MAXPOOL, 13, &n.a);
         n.a.pool.nspatial = 2;
         for (int i = 0; i < 2; i++) n.a.pool.kernel[i] = 3, n.a.pool.stride[i] = 2, n.a.pool.pad_begin[i] = n.a.pool.pad_end[i] = 1;
-        kiln_view in[1] = {{KILN_F32, {4, {1, 64, 112, 112}}, rnd(r, 64 * 112 * 112)}};
-        kiln_view out[1] = {{KILN_F32, {4, {1, 64, 56, 56}}, rnd(r, 64 * 56 * 56)}};
+        int64_t b = g_batch;
+        kiln_view in[1] = {{KILN_F32, {4, {b, 64, 112, 112}}, rnd(r, b * 64 * 112 * 112)}};
+        kiln_view out[1] = {{KILN_F32, {4, {b, 64, 56, 56}}, rnd(r, b * 64 * 56 * 56)}};
         double t = run_node(cpu, &n, in, out);
         printf("%-18s %5d %9s %9.3f\n", "maxpool 3x3/2", 1, "", t * 1e3);
         rest += t;
@@ -204,37 +219,41 @@ static void bench_resnet50(kiln_cpu *cpu, kiln_rng *r, int only) {
         n.n_in = 3, n.n_out = 1, n.in = ids_in, n.out = ids_out;
         kiln_attr_default(KILN_OP_GEMM, 13, &n.a);
         n.a.gemm.trans_b = 1;
-        kiln_view in[3] = {{KILN_F32, {2, {1, 2048}}, rnd(r, 2048)},
+        int64_t b = g_batch;
+        kiln_view in[3] = {{KILN_F32, {2, {b, 2048}}, rnd(r, b * 2048)},
                            {KILN_F32, {2, {1000, 2048}}, rnd(r, 2048 * 1000)},
                            {KILN_F32, {1, {1000}}, rnd(r, 1000)}};
-        kiln_view out[1] = {{KILN_F32, {2, {1, 1000}}, rnd(r, 1000)}};
+        kiln_view out[1] = {{KILN_F32, {2, {b, 1000}}, rnd(r, b * 1000)}};
         double t = run_node(cpu, &n, in, out);
-        printf("%-18s %5d %9.1f %9.3f %9.1f\n", "fc 2048>1000", 1, 2.048, t * 1e3, 2 * 2.048e6 / t * 1e-9);
+        printf("%-18s %5d %9.1f %9.3f %9.1f\n", "fc 2048>1000", 1, 2.048 * b, t * 1e3, 2 * 2.048e6 * b / t * 1e-9);
         rest += t;
-        macs += 2.048e6;
+        macs += 2.048e6 * b;
         for (int i = 0; i < 3; i++) free(in[i].data);
         free(out[0].data);
     }
     printf("\nconvolutions: %.1f ms for %.2f GMAC (%.1f GFLOP/s sustained)\n", total * 1e3, macs * 1e-9,
            2 * macs / (total + rest) * 1e-9);
-    printf("estimated ResNet-50 batch 1 (convs + maxpool + fc; global pool and adds are fused/negligible): "
-           "%.1f ms\n", (total + rest) * 1e3);
+    printf("estimated ResNet-50 batch %d (convs + maxpool + fc; global pool and adds are fused/negligible): "
+           "%.1f ms\n", g_batch, (total + rest) * 1e3);
 }
 
 int main(int argc, char **argv) {
-    int threads = 0, variants = 0, only = -1;
+    int threads = 0, variants = 0, only = -1, no_gemm = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--variants")) variants = 1;
         else if (!strcmp(argv[i], "--layer") && i + 1 < argc) only = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) g_reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--cold")) g_flush = calloc(1, FLUSH_BYTES);
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) g_batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--prepared")) g_prepared = 1;
+        else if (!strcmp(argv[i], "--no-gemm")) no_gemm = 1;
         else threads = atoi(argv[i]);
     }
     kiln_cpu *cpu = kiln_cpu_create(threads);
     kiln_rng r;
     kiln_rng_seed(&r, 42);
     printf("threads: %d, GEMM kernel: %s\n", kiln_pool_size(kiln_cpu_pool(cpu)), kiln_gemm_variant_name(0));
-    if (only < 0) bench_gemm(cpu, &r, variants);
+    if (only < 0 && !no_gemm) bench_gemm(cpu, &r, variants);
     bench_resnet50(cpu, &r, only);
     kiln_cpu_destroy(cpu);
     free(g_flush);

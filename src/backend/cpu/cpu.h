@@ -37,4 +37,28 @@ kiln_cpu_kernel kiln_cpu_tensor_lookup(kiln_op op); /* cpu_tensor.c: elementwise
 kiln_status kiln_cpu_run_node(kiln_cpu *cpu, const kiln_node *n, const kiln_view *in,
                               kiln_view *out, kiln_err *e);
 
+/* Per-node state an engine prepares once and every context's runs share (read-only): a Conv's
+ * filters packed in the layout the GEMM's micro-kernel reads, Winograd-transformed filters.
+ * Runs without it (kiln_cpu_run_node) compute the same, packing as they go.
+ *
+ *   kiln_cpu_prepared *pp;
+ *   kiln_cpu_prepare_node(n, in, threads, &pp, &err);   // in: shapes, constant inputs' data
+ *   kiln_cpu_run_prepared(cpu, n, pp, in, out, &err);    // as often as needed
+ *   kiln_cpu_prepared_free(pp);
+ */
+typedef struct kiln_cpu_prepared kiln_cpu_prepared;
+
+/* in[]: the node's inputs at the engine's shapes, with data for the constant ones (NULL for the
+   others); threads: how many threads each run will have (<= 0: one per core). *pp is NULL when
+   the node has nothing to prepare. */
+kiln_status kiln_cpu_prepare_node(const kiln_node *n, const kiln_view *in, int threads,
+                                  kiln_cpu_prepared **pp, kiln_err *e);
+void kiln_cpu_prepared_free(kiln_cpu_prepared *pp);
+/* Bytes it holds (0 for NULL). */
+size_t kiln_cpu_prepared_bytes(const kiln_cpu_prepared *pp);
+/* kiln_cpu_run_node with the node's prepared state (NULL: exactly kiln_cpu_run_node). State
+   made for other constant data than in[] holds is ignored. */
+kiln_status kiln_cpu_run_prepared(kiln_cpu *cpu, const kiln_node *n, const kiln_cpu_prepared *pp,
+                                  const kiln_view *in, kiln_view *out, kiln_err *e);
+
 #endif

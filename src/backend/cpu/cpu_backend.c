@@ -1,7 +1,8 @@
 /* The CPU backend at the engine level: an interpreter over the optimized graph.
  *
- * Per engine: the activation memory plan (src/build/planner.h), made once at the largest batch.
- * Per context: a kiln_cpu (thread pool + scratch), one arena of the planned size, and the shapes
+ * Per engine: the activation memory plan (src/build/planner.h), made once at the largest batch,
+ * and each node's prepared state (kiln_cpu_prepare_node: packed filters), shared read-only by
+ * every context. Per context: a kiln_cpu (thread pool + scratch), one arena of the planned size, and the shapes
  * and tensor addresses for the batch last run (re-derived only when the batch changes; smaller
  * batches fit because every tensor shrinks). Running allocates nothing.
  *
@@ -22,7 +23,9 @@
 #include "runtime/engine.h"
 
 typedef struct cpu_engine {
-    kiln_memplan plan; /* at the engine's largest batch */
+    kiln_memplan plan;         /* at the engine's largest batch */
+    kiln_cpu_prepared **prep;  /* per node: its prepared state, or NULL */
+    int n_nodes;
 } cpu_engine;
 
 typedef struct cpu_ctx {
@@ -60,6 +63,44 @@ static int cpu_supports(const kiln_graph *g, const kiln_node *n, kiln_precision 
     return 1;
 }
 
+static void engine_state_free(cpu_engine *s) {
+    if (!s) return;
+    kiln_memplan_free(&s->plan);
+    if (s->prep)
+        for (int k = 0; k < s->n_nodes; k++) kiln_cpu_prepared_free(s->prep[k]);
+    free(s->prep);
+    free(s);
+}
+
+/* Prepare every node once: its inputs at the largest shapes, constants with their data. */
+static kiln_status prepare_nodes(const kiln_engine *e, cpu_engine *s, kiln_err *err) {
+    const kiln_graph *g = e->g;
+    const kiln_shapes *sh = &e->shapes_max;
+    s->n_nodes = g->n_n;
+    s->prep = calloc((size_t)g->n_n + 1, sizeof *s->prep);
+    if (!s->prep) return kiln_err_set(err, KILN_ERR_NOMEM, "out of memory");
+    kiln_view in[64];
+    for (int k = 0; k < g->n_n; k++) {
+        const kiln_node *n = &g->n[k];
+        if (n->n_in > 64) continue;
+        for (int j = 0; j < n->n_in; j++) {
+            int id = n->in[j];
+            if (id < 0) {
+                in[j] = (kiln_view){KILN_DTYPE_UNDEFINED, {.ndim = -1}, NULL};
+                continue;
+            }
+            void *data = g->t[id].kind == KILN_TENSOR_CONST ? (sh->val[id] ? sh->val[id] : g->t[id].data) : NULL;
+            in[j] = (kiln_view){sh->dt[id], sh->s[id], data};
+        }
+        kiln_status st = kiln_cpu_prepare_node(n, in, e->threads, &s->prep[k], err);
+        if (st != KILN_OK) {
+            kiln_err_prefix(err, "node '%s' (%s)", n->name, kiln_op_name(n->op));
+            return st;
+        }
+    }
+    return KILN_OK;
+}
+
 static kiln_status cpu_engine_prepare(kiln_engine *e, kiln_err *err) {
     cpu_engine *s = calloc(1, sizeof *s);
     if (!s) return kiln_err_set(err, KILN_ERR_NOMEM, "out of memory");
@@ -67,9 +108,9 @@ static kiln_status cpu_engine_prepare(kiln_engine *e, kiln_err *err) {
 #ifndef NDEBUG
     if (st == KILN_OK) st = kiln_memplan_check(e->g, &e->shapes_max, &s->plan, err);
 #endif
+    if (st == KILN_OK) st = prepare_nodes(e, s, err);
     if (st != KILN_OK) {
-        kiln_memplan_free(&s->plan);
-        free(s);
+        engine_state_free(s);
         return st;
     }
     e->bstate = s;
@@ -77,10 +118,7 @@ static kiln_status cpu_engine_prepare(kiln_engine *e, kiln_err *err) {
 }
 
 static void cpu_engine_release(kiln_engine *e) {
-    cpu_engine *s = e->bstate;
-    if (!s) return;
-    kiln_memplan_free(&s->plan);
-    free(s);
+    engine_state_free(e->bstate);
     e->bstate = NULL;
 }
 
@@ -221,7 +259,8 @@ static kiln_view item_of(kiln_view v, int64_t n, size_t stride) {
 /* Run node n once per batch item: an output is a slice of a larger buffer, whose items are
    contiguous. Activations with the batch as dim 0 are split; constants and values are not. */
 static kiln_status run_per_item(const kiln_graph *g, cpu_ctx *s, const kiln_node *n,
-                                const kiln_view *inputs, kiln_err *err) {
+                                const kiln_cpu_prepared *pp, const kiln_view *inputs,
+                                kiln_err *err) {
     int64_t batch = s->shapes.s[n->out[0]].d[0];
     kiln_view full_in[64];
     if (n->n_in > 64) return kiln_err_set(err, KILN_ERR_UNSUPPORTED, "more than 64 inputs");
@@ -238,7 +277,7 @@ static kiln_status run_per_item(const kiln_graph *g, cpu_ctx *s, const kiln_node
             kiln_view v = {s->shapes.dt[id], s->shapes.s[id], s->ptr[id]};
             s->ov[j] = item_of(v, b, s->stride[id]);
         }
-        KILN_TRY(kiln_cpu_run_node(s->cpu, n, s->iv, s->ov, err));
+        KILN_TRY(kiln_cpu_run_prepared(s->cpu, n, pp, s->iv, s->ov, err));
     }
     return KILN_OK;
 }
@@ -289,7 +328,8 @@ static double now_ms(void) {
 static kiln_status run_graph(kiln_context *c, const kiln_view *inputs, double *node_ms,
                              kiln_err *err) {
     const kiln_graph *g = c->e->g;
-    const kiln_memplan *p = &((const cpu_engine *)c->e->bstate)->plan;
+    const cpu_engine *es = c->e->bstate;
+    const kiln_memplan *p = &es->plan;
     cpu_ctx *s = c->bstate;
     KILN_TRY(prepare_shapes(c, s, inputs, err));
     for (int k = 0; k < g->n_n; k++) {
@@ -304,7 +344,7 @@ static kiln_status run_graph(kiln_context *c, const kiln_view *inputs, double *n
         if (p->mode[k] == KILN_MEMPLAN_CONCAT_REST) {
             st = concat_rest(g, p, s, n, inputs, err);
         } else if (p->mode[k] == KILN_MEMPLAN_PER_ITEM) {
-            st = run_per_item(g, s, n, inputs, err);
+            st = run_per_item(g, s, n, es->prep[k], inputs, err);
         } else {
             for (int j = 0; j < n->n_in; j++) s->iv[j] = view_of(g, s, inputs, n->in[j]);
             for (int j = 0; j < n->n_out; j++) {
@@ -312,7 +352,7 @@ static kiln_status run_graph(kiln_context *c, const kiln_view *inputs, double *n
                 s->ov[j] = id < 0 ? (kiln_view){KILN_DTYPE_UNDEFINED, {.ndim = -1}, NULL}
                                   : (kiln_view){s->shapes.dt[id], s->shapes.s[id], s->ptr[id]};
             }
-            st = kiln_cpu_run_node(s->cpu, n, s->iv, s->ov, err);
+            st = kiln_cpu_run_prepared(s->cpu, n, es->prep[k], s->iv, s->ov, err);
         }
         if (st != KILN_OK) {
             kiln_err_prefix(err, "node '%s' (%s)", n->name, kiln_op_name(n->op));

@@ -3,6 +3,7 @@
 #define KILN_BACKEND_CPU_CONV_H
 
 #include "backend/cpu/cpu.h"
+#include "backend/cpu/cpu_gemm.h"
 #include "core/nn_window.h"
 
 /* The o in [0, n) with 0 <= o*s + off < limit, as [*lo, *hi) (empty when lo == hi). */
@@ -15,5 +16,44 @@ void kiln__cpu_window_range(int64_t off, int64_t s, int64_t limit, int64_t n, in
 kiln_status kiln__cpu_conv_depthwise(kiln_cpu *cpu, const kiln_window *w, int64_t batch, int64_t c_out,
                                      int64_t per_group, const float *x, const float *wt, const float *bias,
                                      const float *res, const kiln_act *act, float *y);
+
+/* ---- state prepared once per engine (kiln_cpu_prepare_node) ---------------------------------- */
+
+typedef struct kiln__wino kiln__wino;
+
+typedef struct kiln__conv_prep {
+    const void *w_data;     /* the weights it was made from: a run with others ignores it */
+    kiln_shape w_shape;
+    int64_t groups;
+    kiln_gemm_apack **ap;   /* per group: its filters packed as the GEMM's A */
+    kiln__wino *wino;       /* Winograd-transformed filters (3x3, stride 1), or NULL */
+} kiln__conv_prep;
+
+/* in: the node's inputs (the weights with data); threads: how many will share each run. Sets
+   *out to NULL when the node gains nothing (depthwise, non-constant weights). */
+kiln_status kiln__cpu_conv_prepare(const kiln_node *n, const kiln_view *in, int threads, kiln__conv_prep **out,
+                                   kiln_err *e);
+void kiln__cpu_conv_prep_free(kiln__conv_prep *p);
+size_t kiln__cpu_conv_prep_bytes(const kiln__conv_prep *p);
+/* Conv with prepared state p (NULL: everything from the inputs, as kiln__cpu_conv). */
+kiln_status kiln__cpu_conv_run(kiln_cpu *cpu, const kiln_node *n, const kiln__conv_prep *p, const kiln_view *in,
+                               kiln_view *out, kiln_err *e);
+
+/* ---- Winograd F(2x2, 3x3) (cpu_conv_winograd.c) -----------------------------------------------
+ * For 2-D 3x3 convolutions with stride 1, dilation 1 and one group: 16 products of the
+ * transformed filters (prepared once) with the transformed input tiles, 2.25x fewer
+ * multiplications than the direct product, with errors within about twice its rounding. */
+
+/* Whether the window and group count suit it. */
+int kiln__wino_applies(const kiln_window *w, int64_t groups);
+/* Transform the filters wt [c_out, c_in, 3, 3]; `threads` as above. NULL when out of memory. */
+kiln__wino *kiln__wino_prepare(const float *wt, int64_t c_out, int64_t c_in, int threads);
+void kiln__wino_free(kiln__wino *p);
+size_t kiln__wino_bytes(const kiln__wino *p);
+/* Whether it pays at this size (against the direct GEMM over batch x the output plane). */
+int kiln__wino_pays(const kiln__wino *p, const kiln_window *w, int64_t batch);
+/* y = act(conv(x) + bias + res); bias and res may be NULL. */
+kiln_status kiln__wino_run(kiln_cpu *cpu, const kiln__wino *p, const kiln_window *w, int64_t batch, const float *x,
+                           const float *bias, const float *res, const kiln_act *act, float *y, kiln_err *e);
 
 #endif

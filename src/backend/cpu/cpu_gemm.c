@@ -1,7 +1,8 @@
-/* The GEMM driver: blocking, packing, edge tiles, the fused epilogue and the thread split.
- * See cpu_gemm.h for the contract and cpu_gemm_ukr.c for the micro-kernels. */
+/* The GEMM driver: row slivers, blocking, packing, edge tiles, the fused epilogue and the
+ * thread split. See cpu_gemm.h for the contract and cpu_gemm_ukr.c for the micro-kernels. */
 #include "backend/cpu/cpu_gemm.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_gemm_ukr.h"
@@ -9,31 +10,186 @@
 
 /* Column extents up to which A is read in place rather than packed (measured on Zen 5). */
 #define KILN_GEMM_ROWS_IN_PLACE_N 256
+#define MAX_SPLIT 64
+#define KILN_GEMM_MAX_NR 64 /* the widest micro-kernel's NR */   /* threads that share one product; a larger pool leaves the rest idle */
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
-/* A(i0.., p0..) as mc/mr slivers, each kc columns of mr rows; rows past mc are zero. */
-static void pack_a(const kiln_gemm *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, float *dst) {
-    for (int64_t s = 0; s < mc; s += mr) {
-        int64_t rows = min64(mr, mc - s);
-        float *d = dst + s * kc;
-        const float *src = g->a + (i0 + s) * g->a_rs + p0 * g->a_cs;
-        if (g->a_cs == 1) { /* rows are contiguous: read along them */
-            for (int64_t r = 0; r < rows; r++) {
-                const float *row = src + r * g->a_rs;
-                for (int64_t p = 0; p < kc; p++) d[p * mr + r] = row[p];
-            }
-        } else {
-            for (int64_t p = 0; p < kc; p++) {
-                const float *col = src + p * g->a_cs;
-                for (int64_t r = 0; r < rows; r++) d[p * mr + r] = col[r * g->a_rs];
-            }
+/* ---- row slivers (see cpu_gemm_ukr.h) -------------------------------------------------------- */
+
+static void plan_range(int mr, int mra, int64_t rows, int64_t *a, int64_t *b) {
+    *a = ceil_div(rows, mr);
+    *b = 0;
+    if (!mra) return;
+    int64_t best = *a * mr - rows;
+    for (int64_t nb = 1; nb * mra < mr + mra && best > 0; nb++) {
+        int64_t rem = rows - nb * mra;
+        if (rem <= -mra) break; /* a sliver would be empty */
+        int64_t na = rem > 0 ? ceil_div(rem, mr) : 0;
+        int64_t waste = na * mr + nb * mra - rows;
+        if (waste < best) best = waste, *a = na, *b = nb;
+    }
+}
+
+kiln__sliv_plan kiln__gemm_plan_slivers(const kiln_gemm_kernel *kr, int64_t m, int parts) {
+    kiln__sliv_plan sp = {.mr = kr->mr, .mra = kr->mr_alt};
+    if (parts < 1) parts = 1;
+    if (parts > KILN_GEMM_MAX_PARTS) parts = KILN_GEMM_MAX_PARTS;
+    while (parts > 1 && m / parts < 2 * kr->mr) parts--; /* parts of at least two slivers */
+    sp.parts = parts;
+    int64_t s = 0, prow = 0, q = kr->mr_alt ? 4 : 1;
+    for (int i = 0; i < parts; i++) {
+        int64_t r0 = i == 0 ? 0 : round_up(m * i / parts, q), r1 = i == parts - 1 ? m : round_up(m * (i + 1) / parts, q);
+        if (r1 > m) r1 = m;
+        if (r0 > r1) r0 = r1;
+        kiln__sliv_part *p = &sp.p[i];
+        p->row0 = r0;
+        p->rows = r1 - r0;
+        plan_range(kr->mr, kr->mr_alt, p->rows, &p->a, &p->b);
+        p->s0 = s;
+        p->prow0 = prow;
+        s += p->a + p->b;
+        prow += p->a * kr->mr + p->b * kr->mr_alt;
+    }
+    sp.n_sliv = s;
+    sp.mpad = prow;
+    return sp;
+}
+
+kiln__sliver kiln__gemm_sliver_at(const kiln__sliv_plan *sp, int64_t s) {
+    int i = 0;
+    while (i + 1 < sp->parts && s >= sp->p[i + 1].s0) i++;
+    const kiln__sliv_part *p = &sp->p[i];
+    int64_t l = s - p->s0, off = l < p->a ? l * sp->mr : p->a * sp->mr + (l - p->a) * sp->mra;
+    kiln__sliver v = {p->row0 + off, l < p->a ? sp->mr : sp->mra, 0, p->prow0 + off};
+    v.rows = min64(v.h, p->row0 + p->rows - v.row0);
+    return v;
+}
+
+/* ---- prepacked A ---------------------------------------------------------------------------- */
+
+struct kiln_gemm_apack {
+    int64_t m, k;
+    const kiln_gemm_kernel *kr;
+    kiln__sliv_plan sp;
+    float *data; /* K block at p0 (kc = min(kr->kc, k - p0)) starts at data + p0 * mpad; in it,
+                    sliver s holds kc x h floats at offset kc * prow */
+};
+
+/* Rows [row0, row0 + rows) and K range [p0, p0 + kc) of A as one sliver of h rows (rows past
+   `rows` zero). */
+static void pack_sliver(const float *a, int64_t a_rs, int64_t a_cs, int64_t row0, int64_t rows, int h, int64_t p0,
+                        int64_t kc, float *d) {
+    const float *src = a + row0 * a_rs + p0 * a_cs;
+    if (a_cs == 1) { /* rows are contiguous: read along them */
+        for (int64_t r = 0; r < rows; r++) {
+            const float *row = src + r * a_rs;
+            for (int64_t p = 0; p < kc; p++) d[p * h + r] = row[p];
         }
-        if (rows < mr)
-            for (int64_t p = 0; p < kc; p++)
-                for (int64_t r = rows; r < mr; r++) d[p * mr + r] = 0;
+    } else {
+        for (int64_t p = 0; p < kc; p++) {
+            const float *col = src + p * a_cs;
+            for (int64_t r = 0; r < rows; r++) d[p * h + r] = col[r * a_rs];
+        }
+    }
+    if (rows < h)
+        for (int64_t p = 0; p < kc; p++)
+            for (int64_t r = rows; r < h; r++) d[p * h + r] = 0;
+}
+
+const kiln_gemm_kernel *kiln__gemm_default_kernel(void) {
+    for (int i = 0; i < kiln__gemm_n_kernels; i++)
+        if (kiln__gemm_kernel_supported(&kiln__gemm_kernels[i])) return &kiln__gemm_kernels[i];
+    return &kiln__gemm_kernels[kiln__gemm_n_kernels - 1];
+}
+
+static kiln_gemm_apack *pack_a_with(const kiln_gemm_kernel *kr, const float *a, int64_t m, int64_t k, int64_t a_rs,
+                                    int64_t a_cs, int parts) {
+    if (m <= 0 || k <= 0) return NULL;
+    kiln_gemm_apack *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->m = m, p->k = k, p->kr = kr;
+    p->sp = kiln__gemm_plan_slivers(kr, m, parts);
+    size_t bytes = ((size_t)(p->sp.mpad * k) * sizeof(float) + 63) & ~(size_t)63;
+    p->data = aligned_alloc(64, bytes);
+    if (!p->data) {
+        free(p);
+        return NULL;
+    }
+    for (int64_t p0 = 0; p0 < k; p0 += kr->kc) {
+        int64_t kc = min64(kr->kc, k - p0);
+        float *blk = p->data + p0 * p->sp.mpad;
+        for (int64_t s = 0; s < p->sp.n_sliv; s++) {
+            kiln__sliver v = kiln__gemm_sliver_at(&p->sp, s);
+            pack_sliver(a, a_rs, a_cs, v.row0, v.rows, v.h, p0, kc, blk + kc * v.prow);
+        }
+    }
+    return p;
+}
+
+kiln_gemm_apack *kiln_gemm_pack_a(const float *a, int64_t m, int64_t k, int64_t a_rs, int64_t a_cs, int parts) {
+    return pack_a_with(kiln__gemm_default_kernel(), a, m, k, a_rs, a_cs, parts);
+}
+
+kiln_gemm_apack *kiln_gemm_pack_a_variant(int v, const float *a, int64_t m, int64_t k, int64_t a_rs, int64_t a_cs,
+                                          int parts) {
+    if (!kiln_gemm_variant_supported(v)) return NULL;
+    return pack_a_with(v == 0 ? kiln__gemm_default_kernel() : &kiln__gemm_kernels[v - 1], a, m, k, a_rs, a_cs, parts);
+}
+
+void kiln_gemm_apack_free(kiln_gemm_apack *p) {
+    if (!p) return;
+    free(p->data);
+    free(p);
+}
+
+size_t kiln_gemm_apack_bytes(const kiln_gemm_apack *p) {
+    return p ? (size_t)(p->sp.mpad * p->k) * sizeof(float) : 0;
+}
+
+/* ---- column blocks --------------------------------------------------------------------------- */
+
+/* Offset of column j in C / R / B (column stride 1 for C and R) with column blocks. */
+static inline int64_t col_off(const kiln_gemm *g, int64_t j, int64_t bs, int64_t cs) {
+    if (g->col_block <= 0) return j * cs;
+    return (j / g->col_block) * bs + (j % g->col_block) * cs;
+}
+
+/* Columns [j, j + n) stay inside one block. */
+static inline int one_block(const kiln_gemm *g, int64_t j, int64_t n) {
+    return g->col_block <= 0 || j / g->col_block == (j + n - 1) / g->col_block;
+}
+
+/* Columns from j to the end of j's block (or n, whichever is first). */
+static inline int64_t run_len(const kiln_gemm *g, int64_t j, int64_t n) {
+    if (g->col_block <= 0) return n;
+    return min64(n, g->col_block - j % g->col_block);
+}
+
+static inline float *c_at(const kiln_gemm *g, int64_t i, int64_t j) { return g->c + i * g->ldc + col_off(g, j, g->c_bs, 1); }
+static inline const float *r_at(const kiln_gemm *g, int64_t i, int64_t j) {
+    return g->r + i * g->ldr + col_off(g, j, g->r_bs, 1);
+}
+
+/* ---- packing B -------------------------------------------------------------------------------- */
+
+/* kc rows of a full panel: the row length a constant, so that the copies inline. */
+static void copy_rows(float *restrict d, const float *restrict src, int64_t rs, int64_t kc, int nr) {
+    switch (nr) {
+    case 32:
+        for (int64_t p = 0; p < kc; p++) memcpy(d + p * 32, src + p * rs, 32 * sizeof(float));
+        return;
+    case 16:
+        for (int64_t p = 0; p < kc; p++) memcpy(d + p * 16, src + p * rs, 16 * sizeof(float));
+        return;
+    case 8:
+        for (int64_t p = 0; p < kc; p++) memcpy(d + p * 8, src + p * rs, 8 * sizeof(float));
+        return;
+    default:
+        for (int64_t p = 0; p < kc; p++) memcpy(d + p * nr, src + p * rs, (size_t)nr * sizeof(float));
     }
 }
 
@@ -46,15 +202,29 @@ static void pack_b(const kiln_gemm *g, int64_t p0, int64_t kc, int64_t j0, int64
     for (int64_t s = 0; s < nc; s += nr) {
         int64_t cols = min64(nr, nc - s);
         float *d = dst + s * kc;
-        const float *src = g->b + p0 * g->b_rs + (j0 + s) * g->b_cs;
         if (g->b_cs == 1) {
+            /* Rows of the panel are runs of contiguous columns, broken where a column block
+               ends. */
+            int64_t run_at[KILN_GEMM_MAX_NR], run_src[KILN_GEMM_MAX_NR], run_n[KILN_GEMM_MAX_NR], runs = 0;
+            for (int64_t j = 0; j < cols; runs++) {
+                run_at[runs] = j;
+                run_src[runs] = p0 * g->b_rs + col_off(g, j0 + s + j, g->b_bs, 1);
+                run_n[runs] = run_len(g, j0 + s + j, cols - j);
+                j += run_n[runs];
+            }
+            if (runs == 1 && cols == nr) {
+                copy_rows(d, g->b + run_src[0], g->b_rs, kc, nr);
+                continue;
+            }
             for (int64_t p = 0; p < kc; p++) {
-                memcpy(d + p * nr, src + p * g->b_rs, (size_t)cols * sizeof(float));
-                for (int64_t j = cols; j < nr; j++) d[p * nr + j] = 0;
+                float *row = d + p * nr;
+                for (int64_t r = 0; r < runs; r++)
+                    memcpy(row + run_at[r], g->b + run_src[r] + p * g->b_rs, (size_t)run_n[r] * sizeof(float));
+                for (int64_t j = cols; j < nr; j++) row[j] = 0;
             }
         } else {
             for (int64_t j = 0; j < cols; j++) {
-                const float *col = src + j * g->b_cs;
+                const float *col = g->b + p0 * g->b_rs + col_off(g, j0 + s + j, g->b_bs, g->b_cs);
                 for (int64_t p = 0; p < kc; p++) d[p * nr + j] = col[p * g->b_rs];
             }
             if (cols < nr)
@@ -64,14 +234,21 @@ static void pack_b(const kiln_gemm *g, int64_t p0, int64_t kc, int64_t j0, int64
     }
 }
 
-/* alpha, D, R and the activation over the finished tile C(i0.., j0..), while it is in L1. */
-static void epilogue(const kiln_gemm *g, int64_t i0, int64_t mr, int64_t j0, int64_t nr) {
-    for (int64_t i = i0; i < i0 + mr; i++) {
-        float *restrict c = g->c + i * g->ldc + j0;
+/* ---- the epilogue ----------------------------------------------------------------------------- */
+
+static int has_epilogue(const kiln_gemm *g) {
+    return g->alpha != 1.0f || g->d || g->r || g->act.type != KILN_ACT_NONE;
+}
+
+/* alpha, D, R and the activation over rows [i0, i0+mr) x columns [j0, j0+nr) of the product,
+   held at t (row stride ldt; columns contiguous), while it is in L1. */
+static void epilogue_at(const kiln_gemm *g, int64_t i0, int64_t mr, int64_t j0, int64_t nr, float *t, int64_t ldt) {
+    for (int64_t i = 0; i < mr; i++) {
+        float *restrict c = t + i * ldt;
         if (g->alpha != 1.0f)
             for (int64_t j = 0; j < nr; j++) c[j] *= g->alpha;
         if (g->d) {
-            const float *d = g->d + i * g->d_rs + j0 * g->d_cs;
+            const float *d = g->d + (i0 + i) * g->d_rs + j0 * g->d_cs;
             if (g->d_cs == 0) {
                 float v = g->beta * d[0];
                 for (int64_t j = 0; j < nr; j++) c[j] += v;
@@ -81,179 +258,315 @@ static void epilogue(const kiln_gemm *g, int64_t i0, int64_t mr, int64_t j0, int
                 for (int64_t j = 0; j < nr; j++) c[j] += g->beta * d[j * g->d_cs];
             }
         }
-        if (g->r) {
-            const float *restrict r = g->r + i * g->ldr + j0;
-            for (int64_t j = 0; j < nr; j++) c[j] += r[j];
-        }
+        if (g->r)
+            for (int64_t j = 0; j < nr;) {
+                int64_t n = run_len(g, j0 + j, nr - j);
+                const float *restrict r = r_at(g, i0 + i, j0 + j);
+                for (int64_t q = 0; q < n; q++) c[j + q] += r[q];
+                j += n;
+            }
         kiln__cpu_act_inplace(&g->act, c, nr);
     }
-}
-
-static int has_epilogue(const kiln_gemm *g) {
-    return g->alpha != 1.0f || g->d || g->r || g->act.type != KILN_ACT_NONE;
 }
 
 /* Activations the micro-kernels apply themselves; the others run over the stored tile. */
 static int act_in_kernel(int type) { return type == KILN_ACT_NONE || type == KILN_ACT_RELU || type == KILN_ACT_CLIP; }
 
-/* The micro-kernel epilogue of the full tile at (i0, j0); NULL when there is nothing to do. */
-static const kiln_gemm_epi *tile_epi(const kiln_gemm *g, kiln_gemm_epi *ep, int64_t i0, int64_t j0) {
-    if (!has_epilogue(g)) return NULL;
-    ep->d = g->d ? g->d + i0 * g->d_rs + j0 * g->d_cs : NULL;
-    ep->r = g->r ? g->r + i0 * g->ldr + j0 : NULL;
-    return ep;
-}
-
-/* Packing space (floats) of one thread for a block of at most rows x cols. */
-static size_t block_floats(const kiln_gemm_kernel *kr, int64_t rows, int64_t cols, int64_t k) {
-    int64_t kc = min64(kr->kc, k > 0 ? k : 1);
-    int64_t mc = min64(kr->mc, round_up(rows, kr->mr));
-    int64_t nc = min64(kr->nc, round_up(cols, kr->nr));
-    /* Both areas start 64-byte aligned (the micro-kernels use aligned loads). */
-    return (size_t)(round_up(mc * kc, 16) + round_up(nc * kc, 16));
-}
-
-/* C rows [m0, m1) x columns [n0, n1), single-threaded; ws holds block_floats() floats. */
-static void gemm_block(const kiln_gemm *g, const kiln_gemm_kernel *kr, int64_t m0, int64_t m1, int64_t n0,
-                       int64_t n1, float *ws) {
-    const int mr = kr->mr, nr = kr->nr;
-    const int epi = has_epilogue(g);
-    if (g->k <= 0) { /* an empty sum: the epilogue alone */
-        for (int64_t i = m0; i < m1; i++) memset(g->c + i * g->ldc + n0, 0, (size_t)(n1 - n0) * sizeof(float));
-        if (epi) epilogue(g, m0, m1 - m0, n0, n1 - n0);
-        return;
-    }
-    int64_t kcap = min64(kr->kc, g->k), mcap = min64(kr->mc, round_up(m1 - m0, mr));
-    float *pa = ws, *pb = ws + round_up(mcap * kcap, 16);
-    /* With few columns each element of A is used only a few times, so packing it would cost as
-       much as the multiply: read A's rows in place instead (full slivers only). */
-    const int rows_in_place = g->a_cs == 1 && n1 - n0 <= KILN_GEMM_ROWS_IN_PLACE_N;
-    /* Epilogues: fused into the micro-kernel for full tiles when D's columns are unit-strided or
-       broadcast; edge tiles (and D with other column strides) use epilogue() after the store. */
-    const int epi_fused = epi && (g->d_cs == 0 || g->d_cs == 1 || !g->d);
-    const int act_after = epi && !act_in_kernel(g->act.type);
-    kiln_gemm_epi ep = {g->alpha, g->beta, NULL, g->d_rs, g->d_cs, NULL, g->ldr,
-                        act_in_kernel(g->act.type) ? g->act.type : KILN_ACT_NONE, g->act.alpha, g->act.beta};
-    float tile[KILN_GEMM_MAX_TILE] __attribute__((aligned(64)));
-    for (int64_t jc = n0; jc < n1; jc += kr->nc) {
-        int64_t nc = min64(kr->nc, n1 - jc);
-        for (int64_t pc = 0; pc < g->k; pc += kr->kc) {
-            int64_t kc = min64(kr->kc, g->k - pc);
-            int acc = pc > 0, last = pc + kc == g->k;
-            pack_b(g, pc, kc, jc, nc, nr, pb);
-            for (int64_t ic = m0; ic < m1; ic += kr->mc) {
-                int64_t mc = min64(kr->mc, m1 - ic);
-                if (!rows_in_place) pack_a(g, ic, mc, pc, kc, mr, pa);
-                for (int64_t jr = 0; jr < nc; jr += nr) {
-                    int64_t nw = min64(nr, nc - jr);
-                    const float *bp = pb + jr * kc;
-                    for (int64_t ir = 0; ir < mc; ir += mr) {
-                        int64_t mw = min64(mr, mc - ir);
-                        float *c = g->c + (ic + ir) * g->ldc + jc + jr;
-                        const float *ap = pa + ir * kc;
-                        int full = mw == mr && nw == nr;
-                        const kiln_gemm_epi *te = last && full && epi_fused ? tile_epi(g, &ep, ic + ir, jc + jr) : NULL;
-                        if (rows_in_place && mw == mr) {
-                            const float *arow = g->a + (ic + ir) * g->a_rs + pc;
-                            if (full) {
-                                kr->ukr_rows(kc, arow, g->a_rs, bp, c, g->ldc, acc, te);
-                            } else {
-                                if (acc)
-                                    for (int64_t i = 0; i < mw; i++)
-                                        memcpy(tile + i * nr, c + i * g->ldc, (size_t)nw * sizeof(float));
-                                kr->ukr_rows(kc, arow, g->a_rs, bp, tile, nr, acc, NULL);
-                                for (int64_t i = 0; i < mw; i++)
-                                    memcpy(c + i * g->ldc, tile + i * nr, (size_t)nw * sizeof(float));
-                            }
-                        } else {
-                            if (rows_in_place) { /* a partial sliver: pack just it */
-                                pack_a(g, ic + ir, mw, pc, kc, mr, pa);
-                                ap = pa;
-                            }
-                            if (full) {
-                                kr->ukr(kc, ap, bp, c, g->ldc, acc, te);
-                            } else { /* edge tile: compute in full, keep the valid part */
-                                if (acc)
-                                    for (int64_t i = 0; i < mw; i++)
-                                        memcpy(tile + i * nr, c + i * g->ldc, (size_t)nw * sizeof(float));
-                                kr->ukr(kc, ap, bp, tile, nr, acc, NULL);
-                                for (int64_t i = 0; i < mw; i++)
-                                    memcpy(c + i * g->ldc, tile + i * nr, (size_t)nw * sizeof(float));
-                            }
-                        }
-                        if (last && epi) {
-                            if (te) {
-                                if (act_after)
-                                    for (int64_t i = 0; i < mw; i++)
-                                        kiln__cpu_act_inplace(&g->act, c + i * g->ldc, nw);
-                            } else {
-                                epilogue(g, ic + ir, mw, jc + jr, nw);
-                            }
-                        }
-                    }
-                }
-            }
+/* Copy rows x n of C (columns from j0, across column blocks) to / from a tile of row stride ldt. */
+static void tile_io(const kiln_gemm *g, int64_t i0, int64_t rows, int64_t j0, int64_t n, float *t, int64_t ldt,
+                    int to_c) {
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < n;) {
+            int64_t len = run_len(g, j0 + j, n - j);
+            float *c = c_at(g, i0 + i, j0 + j);
+            if (to_c) memcpy(c, t + i * ldt + j, (size_t)len * sizeof(float));
+            else memcpy(t + i * ldt + j, c, (size_t)len * sizeof(float));
+            j += len;
         }
-    }
 }
 
-static const kiln_gemm_kernel *default_kernel(void) {
-    for (int i = 0; i < kiln__gemm_n_kernels; i++)
-        if (kiln__gemm_kernel_supported(&kiln__gemm_kernels[i])) return &kiln__gemm_kernels[i];
-    return &kiln__gemm_kernels[kiln__gemm_n_kernels - 1];
-}
+/* ---- one thread's block ------------------------------------------------------------------------ */
 
-/* ---- threading ----------------------------------------------------------------------------- */
-
-typedef struct split {
-    int64_t rows, cols; /* per task, multiples of mr / nr */
-    int64_t tm, tn;     /* tasks along M and N */
-} split;
-
-/* Choose tiles that minimize the estimated time: rounds of parallel tasks, each costing its
-   multiply-adds, the packing it does (every task packs its own rows of A, unless it reads them
-   in place, and its own columns of B; a packed element costs about as much as a dozen
-   vectorized multiply-adds, one unfolded by a convolution's packer about twice that) and a
-   fixed hand-out cost. */
-static split plan_split(const kiln_gemm *g, const kiln_gemm_kernel *kr, int nth) {
-    split best = {round_up(g->m, kr->mr), round_up(g->n, kr->nr), 1, 1};
-    int64_t mt = ceil_div(g->m, kr->mr), nt = ceil_div(g->n, kr->nr), k = g->k > 0 ? g->k : 1;
-    if (nth <= 1 || g->m * g->n * k < 32 * 32 * 32) return best;
-    const double wa = 12.0, wb = g->b_pack ? 24.0 : 12.0;
-    double best_cost = -1;
-    int64_t lim = 4 * (int64_t)nth;
-    for (int64_t tm = 1; tm <= min64(mt, lim); tm++) {
-        for (int64_t tn = 1; tn <= min64(nt, lim) && tm * tn <= lim; tn++) {
-            int64_t rows = ceil_div(mt, tm) * kr->mr, cols = ceil_div(nt, tn) * kr->nr;
-            int64_t tasks = ceil_div(g->m, rows) * ceil_div(g->n, cols);
-            int64_t rounds = ceil_div(tasks, nth);
-            int a_in_place = g->a_cs == 1 && cols <= KILN_GEMM_ROWS_IN_PLACE_N;
-            double pack = ((a_in_place ? 0.0 : wa * (double)rows) + wb * (double)cols) * (double)k;
-            double cost = (double)rounds * ((double)rows * (double)cols * (double)k + pack + 20000.0);
-            if (best_cost < 0 || cost < best_cost) {
-                best_cost = cost;
-                best = (split){rows, cols, ceil_div(g->m, rows), ceil_div(g->n, cols)};
-            }
-        }
-    }
-    return best;
-}
-
-typedef struct gemm_job {
+/* What every tile of one product shares. */
+typedef struct gemm_ctx {
     const kiln_gemm *g;
     const kiln_gemm_kernel *kr;
-    split sp;
+    const kiln__sliv_plan *sp;
+    int epi, epi_fused, act_after;
+    kiln_gemm_epi ep; /* d and r are set per tile */
+} gemm_ctx;
+
+static gemm_ctx make_ctx(const kiln_gemm *g, const kiln_gemm_kernel *kr, const kiln__sliv_plan *sp) {
+    gemm_ctx x = {.g = g, .kr = kr, .sp = sp, .epi = has_epilogue(g)};
+    /* Fused into the micro-kernel for full tiles when D's columns are unit-strided or broadcast;
+       edge tiles (and D with other column strides) run epilogue_at() on the tile buffer. */
+    x.epi_fused = x.epi && (g->d_cs == 0 || g->d_cs == 1 || !g->d);
+    x.act_after = x.epi && !act_in_kernel(g->act.type);
+    x.ep = (kiln_gemm_epi){g->alpha, g->beta, NULL, g->d_rs, g->d_cs, NULL, g->ldr,
+                           act_in_kernel(g->act.type) ? g->act.type : KILN_ACT_NONE, g->act.alpha, g->act.beta};
+    return x;
+}
+
+/* One MR x NR tile: sliver v against the B panel bp (columns j .. j+nw), K block [pc, pc+kc).
+   ap: the sliver packed (kc x h), or NULL to read A's rows in place. */
+static void run_tile(const gemm_ctx *x, const kiln__sliver *v, const float *ap, const float *bp, int64_t j, int64_t nw,
+                     int64_t pc, int64_t kc, float *pa_scratch) {
+    const kiln_gemm *g = x->g;
+    const kiln_gemm_kernel *kr = x->kr;
+    const int nr = kr->nr, alt = v->h != kr->mr;
+    const int acc = pc > 0, last = pc + kc == g->k;
+    if (!ap && v->rows < v->h) { /* rows in place, but a partial sliver: pack just it */
+        pack_sliver(g->a, g->a_rs, g->a_cs, v->row0, v->rows, v->h, pc, kc, pa_scratch);
+        ap = pa_scratch;
+    }
+    const float *arow = ap ? NULL : g->a + v->row0 * g->a_rs + pc;
+    int full = v->rows == v->h && nw == nr && one_block(g, j, nw);
+    if (full) {
+        float *c = c_at(g, v->row0, j);
+        const kiln_gemm_epi *te = NULL;
+        kiln_gemm_epi ep;
+        if (last && x->epi_fused) {
+            ep = x->ep;
+            ep.d = g->d ? g->d + v->row0 * g->d_rs + j * g->d_cs : NULL;
+            ep.r = g->r ? r_at(g, v->row0, j) : NULL;
+            te = &ep;
+        }
+        if (ap) (alt ? kr->ukr_alt : kr->ukr)(kc, ap, bp, c, g->ldc, acc, te);
+        else (alt ? kr->ukr_rows_alt : kr->ukr_rows)(kc, arow, g->a_rs, bp, c, g->ldc, acc, te);
+        if (last && x->epi) {
+            if (!te) epilogue_at(g, v->row0, v->rows, j, nw, c, g->ldc);
+            else if (x->act_after)
+                for (int64_t i = 0; i < v->rows; i++) kiln__cpu_act_inplace(&g->act, c + i * g->ldc, nw);
+        }
+        return;
+    }
+    /* Edge tile (or one across column blocks): compute in full into a buffer, keep the valid
+       part. */
+    float tile[KILN_GEMM_MAX_TILE] __attribute__((aligned(64)));
+    if (acc) tile_io(g, v->row0, v->rows, j, nw, tile, nr, 0);
+    if (ap) (alt ? kr->ukr_alt : kr->ukr)(kc, ap, bp, tile, nr, acc, NULL);
+    else (alt ? kr->ukr_rows_alt : kr->ukr_rows)(kc, arow, g->a_rs, bp, tile, nr, acc, NULL);
+    if (last && x->epi) epilogue_at(g, v->row0, v->rows, j, nw, tile, nr);
+    tile_io(g, v->row0, v->rows, j, nw, tile, nr, 1);
+}
+
+/* Slivers [s0, s1) against the packed B block pb (columns [jc, jc+nc), K block [pc, pc+kc)).
+   pa: room for the A block (kernel mc rows + one sliver) unless A is prepacked. */
+static void compute_block(const gemm_ctx *x, int64_t s0, int64_t s1, int64_t jc, int64_t nc, int64_t pc,
+                          int64_t kc, const float *pb, float *pa, int rows_in_place) {
+    const kiln_gemm *g = x->g;
+    const kiln_gemm_kernel *kr = x->kr;
+    const int nr = kr->nr;
+    for (int64_t sg = s0, se; sg < s1; sg = se) {
+        /* A group of slivers of at most mc rows: its packed block stays in L2 while the B
+           micro-panel of each jr step stays in L1. */
+        int64_t rows = 0;
+        kiln__sliver first = kiln__gemm_sliver_at(x->sp, sg);
+        for (se = sg; se < s1; se++) {
+            int h = kiln__gemm_sliver_at(x->sp, se).h;
+            if (se > sg && rows + h > kr->mc) break;
+            rows += h;
+        }
+        const float *ablk = NULL;
+        if (g->ap) {
+            ablk = g->ap->data + pc * x->sp->mpad + kc * first.prow;
+        } else if (!rows_in_place) {
+            for (int64_t s = sg; s < se; s++) {
+                kiln__sliver v = kiln__gemm_sliver_at(x->sp, s);
+                pack_sliver(g->a, g->a_rs, g->a_cs, v.row0, v.rows, v.h, pc, kc, pa + kc * (v.prow - first.prow));
+            }
+            ablk = pa;
+        }
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+            int64_t nw = min64(nr, nc - jr);
+            const float *bp = pb + jr * kc;
+            for (int64_t s = sg; s < se; s++) {
+                kiln__sliver v = kiln__gemm_sliver_at(x->sp, s);
+                const float *ap = ablk ? ablk + kc * (v.prow - first.prow) : NULL;
+                run_tile(x, &v, ap, bp, jc + jr, nw, pc, kc, pa + kc * rows);
+            }
+        }
+    }
+}
+
+/* Floats of A packing space one thread needs: an mc block plus one sliver. */
+static size_t a_floats(const kiln_gemm_kernel *kr, int64_t k) {
+    int64_t kc = min64(kr->kc, k > 0 ? k : 1);
+    return (size_t)round_up((kr->mc + 2 * kr->mr) * kc, 16);
+}
+
+static size_t b_floats(const kiln_gemm_kernel *kr, int64_t cols, int64_t k) {
+    int64_t kc = min64(kr->kc, k > 0 ? k : 1);
+    return (size_t)round_up(min64(kr->nc, round_up(cols, kr->nr)) * kc, 16);
+}
+
+/* An empty sum (K = 0): C is the epilogue alone. */
+static void empty_sum(const gemm_ctx *x, int64_t s0, int64_t s1, int64_t n0, int64_t n1) {
+    const kiln_gemm *g = x->g;
+    for (int64_t s = s0; s < s1; s++) {
+        kiln__sliver v = kiln__gemm_sliver_at(x->sp, s);
+        for (int64_t i = v.row0; i < v.row0 + v.rows; i++)
+            for (int64_t j = n0; j < n1;) {
+                int64_t len = run_len(g, j, n1 - j);
+                float *c = c_at(g, i, j);
+                memset(c, 0, (size_t)len * sizeof(float));
+                if (x->epi) epilogue_at(g, i, 1, j, len, c, g->ldc);
+                j += len;
+            }
+    }
+}
+
+/* Bytes of A up to which a thread's whole share of A (every K block) is kept in L2 and B is
+   packed one micro-panel at a time, right before its use (see gemm_block). */
+#define KILN_GEMM_STREAM_A_BYTES (512 << 10)
+/* Bytes of packed B per block otherwise: with the A block, within L2 (1 MB on Zen 5). */
+#define KILN_GEMM_B_BLOCK_BYTES (512 << 10)
+/* Bytes of B packed at a time when streaming. */
+#define KILN_GEMM_STREAM_B_BYTES (128 << 10)
+
+/* Slivers [s0, s1) x columns [n0, n1), single-threaded: ws holds a_floats + b_floats. */
+static void gemm_block(const gemm_ctx *x, int64_t s0, int64_t s1, int64_t n0, int64_t n1, float *ws) {
+    const kiln_gemm *g = x->g;
+    const kiln_gemm_kernel *kr = x->kr;
+    const int nr = kr->nr;
+    if (g->k <= 0) {
+        empty_sum(x, s0, s1, n0, n1);
+        return;
+    }
+    if (s0 >= s1 || n0 >= n1) return;
+    float *pa = ws, *pb = ws + a_floats(kr, g->k);
+    /* With few columns each element of A is used only a few times, so packing it would cost as
+       much as the multiply: read A's rows in place instead (full slivers only). */
+    const int rows_in_place = !g->ap && g->a_cs == 1 && n1 - n0 <= KILN_GEMM_ROWS_IN_PLACE_N;
+    kiln__sliver first = kiln__gemm_sliver_at(x->sp, s0), end = kiln__gemm_sliver_at(x->sp, s1 - 1);
+    int64_t rows = end.prow + end.h - first.prow;
+    /* Streaming: when this share of A fits in L2 whole (a short M: the first layers of a CNN),
+       walk the columns one micro-panel at a time and pack each B panel right before the
+       slivers use it, from L1, instead of packing a large block of B that falls out to L3
+       before it is read. */
+    int stream = rows <= kr->mc + kr->mr && (size_t)(rows * g->k) * sizeof(float) <= KILN_GEMM_STREAM_A_BYTES &&
+                 (g->ap || rows_in_place || (size_t)(rows * g->k) <= a_floats(kr, g->k));
+    if (stream) {
+        if (!g->ap && !rows_in_place) /* pack this share of A once, every K block */
+            for (int64_t pc = 0; pc < g->k; pc += kr->kc) {
+                int64_t kc = min64(kr->kc, g->k - pc);
+                for (int64_t s = s0; s < s1; s++) {
+                    kiln__sliver v = kiln__gemm_sliver_at(x->sp, s);
+                    pack_sliver(g->a, g->a_rs, g->a_cs, v.row0, v.rows, v.h, pc, kc,
+                                pa + pc * rows + kc * (v.prow - first.prow));
+                }
+            }
+        /* A few panels at a time: packing per call has a fixed cost (a convolution's unfolding
+           works out each row's offsets), and a few panels still sit in L2 when used. */
+        int64_t group = max64(nr, (int64_t)(KILN_GEMM_STREAM_B_BYTES / sizeof(float)) / min64(kr->kc, g->k) / nr * nr);
+        for (int64_t jg = n0; jg < n1; jg += group) {
+            int64_t ng = min64(group, n1 - jg);
+            for (int64_t pc = 0; pc < g->k; pc += kr->kc) {
+                int64_t kc = min64(kr->kc, g->k - pc);
+                pack_b(g, pc, kc, jg, ng, nr, pb);
+                const float *ablk = g->ap ? g->ap->data + pc * x->sp->mpad + kc * first.prow
+                                          : rows_in_place ? NULL : pa + pc * rows;
+                for (int64_t jr = 0; jr < ng; jr += nr)
+                    for (int64_t s = s0; s < s1; s++) {
+                        kiln__sliver v = kiln__gemm_sliver_at(x->sp, s);
+                        /* (pa: where rows in place pack a partial sliver alone) */
+                        run_tile(x, &v, ablk ? ablk + kc * (v.prow - first.prow) : NULL, pb + jr * kc, jg + jr,
+                                 min64(nr, ng - jr), pc, kc, pa);
+                    }
+            }
+        }
+        return;
+    }
+    int64_t kcap = min64(kr->kc, g->k);
+    int64_t nc_max = max64(nr, (int64_t)(KILN_GEMM_B_BLOCK_BYTES / sizeof(float)) / kcap / nr * nr);
+    nc_max = min64(nc_max, kr->nc);
+    for (int64_t jc = n0; jc < n1; jc += nc_max) {
+        int64_t nc = min64(nc_max, n1 - jc);
+        for (int64_t pc = 0; pc < g->k; pc += kr->kc) {
+            int64_t kc = min64(kr->kc, g->k - pc);
+            pack_b(g, pc, kc, jc, nc, nr, pb);
+            compute_block(x, s0, s1, jc, nc, pc, kc, pb, pa, rows_in_place);
+        }
+    }
+}
+
+/* ---- threading ----------------------------------------------------------------------------------
+ * Two ways to share a product among the pool's threads (each thread runs one task, see
+ * kiln_pool_run), chosen by a cost model:
+ *   N split: thread t takes a range of B's panels and all of M, and packs its own panels;
+ *   M split: thread t takes a range of A's slivers and all of N, and packs all of B itself.
+ * The M split suits products with few columns (a 7x7 or 14x14 feature map), where the panels
+ * cannot be shared out evenly and every thread of an N split would read all of A (the layer's
+ * weights, megabytes from memory). Sharing one packed B between threads was tried too: reading
+ * the other core's panels (through L3) cost more than packing them again (see
+ * docs/perf-notes-cpu.md). */
+
+typedef struct gemm_job {
+    gemm_ctx x;
+    kiln_pool *pool;
+    int nth, msplit;
+    int64_t s_lo[MAX_SPLIT + 1]; /* M split: thread t takes slivers [s_lo[t], s_lo[t+1]) */
     float *ws;
-    size_t ws_stride; /* floats per thread */
+    size_t ws_stride;            /* floats per thread */
 } gemm_job;
 
-static void gemm_task(void *arg, int64_t t, int thread) {
+static void nsplit_task(void *arg, int64_t t, int thread) {
     const gemm_job *j = arg;
-    int64_t mi = t / j->sp.tn, ni = t % j->sp.tn;
-    int64_t m0 = mi * j->sp.rows, n0 = ni * j->sp.cols;
-    gemm_block(j->g, j->kr, m0, min64(j->g->m, m0 + j->sp.rows), n0, min64(j->g->n, n0 + j->sp.cols),
-               j->ws + (size_t)thread * j->ws_stride);
+    const kiln_gemm *g = j->x.g;
+    int64_t nr = j->x.kr->nr, panels = ceil_div(g->n, nr);
+    if (t >= j->nth) return;
+    int64_t p0 = panels * t / j->nth, p1 = panels * (t + 1) / j->nth;
+    if (p0 >= p1) return;
+    gemm_block(&j->x, 0, j->x.sp->n_sliv, p0 * nr, min64(g->n, p1 * nr), j->ws + (size_t)thread * j->ws_stride);
 }
+
+static void msplit_task(void *arg, int64_t t, int thread) {
+    const gemm_job *j = arg;
+    if (t >= j->nth) return;
+    gemm_block(&j->x, j->s_lo[t], j->s_lo[t + 1], 0, j->x.g->n, j->ws + (size_t)thread * j->ws_stride);
+}
+
+/* Estimated time (in multiply-adds) of each split for the slowest thread: its multiply-adds
+   (padded tiles included), the B it packs (a packed element costs about a dozen vectorized
+   multiply-adds, one unfolded by a convolution's packer about twice that), the A it packs
+   (unless prepacked or read in place) and the A it streams in (about 3). Fitted on Zen 5. */
+static int prefer_msplit(const kiln_gemm *g, const kiln_gemm_kernel *kr, const kiln__sliv_plan *sp, int nth,
+                         int64_t rows_max) {
+    int64_t panels = ceil_div(g->n, kr->nr), k = g->k > 0 ? g->k : 1;
+    if (sp->n_sliv < 2 * nth) return 0;
+    const double wa = 12.0, wb = g->b_pack ? 24.0 : 12.0, wr = 3.0;
+    double cols_n = (double)(ceil_div(panels, nth) * kr->nr), rows_n = (double)sp->mpad;
+    double a_pack_n = g->ap || (g->a_cs == 1 && cols_n <= KILN_GEMM_ROWS_IN_PLACE_N) ? 0 : wa * rows_n * (double)k;
+    double t_n = (cols_n * rows_n + wb * cols_n + wr * rows_n) * (double)k + a_pack_n;
+    double cols_m = (double)(panels * kr->nr), rows_m = (double)rows_max;
+    double a_pack_m = g->ap || (g->a_cs == 1 && cols_m <= KILN_GEMM_ROWS_IN_PLACE_N) ? 0 : wa * rows_m * (double)k;
+    double t_m = (cols_m * rows_m + wb * cols_m + wr * rows_m) * (double)k + a_pack_m;
+    return t_m < t_n;
+}
+
+/* M split: contiguous sliver ranges with near-equal rows (the plan's parts when they match). */
+static int64_t msplit_ranges(const kiln__sliv_plan *sp, int nth, int64_t *s_lo) {
+    int64_t worst = 0;
+    if (sp->parts == nth) {
+        for (int t = 0; t < nth; t++) {
+            s_lo[t] = sp->p[t].s0;
+            worst = max64(worst, sp->p[t].a * sp->mr + sp->p[t].b * sp->mra);
+        }
+        s_lo[nth] = sp->n_sliv;
+        return worst;
+    }
+    int64_t s = 0, done = 0;
+    s_lo[0] = 0;
+    for (int t = 0; t < nth; t++) {
+        int64_t goal = sp->mpad * (t + 1) / nth, start = done;
+        while (s < sp->n_sliv && (t == nth - 1 || done + kiln__gemm_sliver_at(sp, s).h / 2 <= goal)) done += kiln__gemm_sliver_at(sp, s++).h;
+        s_lo[t + 1] = s;
+        worst = max64(worst, done - start);
+    }
+    return worst;
+}
+
+static kiln_status run_product(kiln_cpu *cpu, const kiln_gemm *g, const kiln_gemm_kernel *kr, kiln_err *e);
 
 /* ---- a single row of A: matrix-vector products over column chunks -------------------------- */
 
@@ -264,7 +577,8 @@ typedef struct gemv_job {
 } gemv_job;
 
 static int gemv_applies(const kiln_gemm *g) {
-    return g->m == 1 && g->k > 0 && g->a_cs == 1 && !g->b_pack && (g->b_cs == 1 || g->b_rs == 1);
+    return g->m == 1 && g->k > 0 && !g->ap && g->col_block <= 0 && g->a_cs == 1 && !g->b_pack &&
+           (g->b_cs == 1 || g->b_rs == 1);
 }
 
 static void gemv_task(void *arg, int64_t t, int thread) {
@@ -273,7 +587,7 @@ static void gemv_task(void *arg, int64_t t, int thread) {
     const kiln_gemm *g = j->g;
     int64_t j0 = t * j->chunk, nw = min64(j->chunk, g->n - j0);
     j->kr->gemv(g->k, nw, g->a, g->b + j0 * g->b_cs, g->b_rs, g->b_cs, g->c + j0);
-    if (has_epilogue(g)) epilogue(g, 0, 1, j0, nw);
+    if (has_epilogue(g)) epilogue_at(g, 0, 1, j0, nw, g->c + j0, g->ldc);
 }
 
 static void run_gemv(kiln_pool *pool, const kiln_gemm *g, const kiln_gemm_kernel *kr) {
@@ -283,44 +597,70 @@ static void run_gemv(kiln_pool *pool, const kiln_gemm *g, const kiln_gemm_kernel
     kiln_pool_for(pool, ceil_div(g->n, j.chunk), gemv_task, &j);
 }
 
-static kiln_status run_with(kiln_cpu *cpu, const kiln_gemm *g, const kiln_gemm_kernel *kr, kiln_err *e) {
+static kiln_status run_product(kiln_cpu *cpu, const kiln_gemm *g, const kiln_gemm_kernel *kr, kiln_err *e) {
     if (g->m <= 0 || g->n <= 0) return KILN_OK;
+    if (g->ap) {
+        if (g->ap->m != g->m || g->ap->k != g->k)
+            return kiln_err_set(e, KILN_ERR_INTERNAL, "GEMM: packed A is %lldx%lld, the product needs %lldx%lld",
+                                (long long)g->ap->m, (long long)g->ap->k, (long long)g->m, (long long)g->k);
+        kr = g->ap->kr;
+    }
+    if (g->col_block > 0 && g->d && g->d_cs != 0)
+        return kiln_err_set(e, KILN_ERR_INTERNAL, "GEMM: column blocks with a column-varying D");
     kiln_pool *pool = kiln_cpu_pool(cpu);
     int nth = kiln_pool_size(pool);
+    if (nth > MAX_SPLIT) nth = MAX_SPLIT;
     if (gemv_applies(g)) {
         run_gemv(pool, g, kr);
         return KILN_OK;
     }
-    gemm_job j = {g, kr, plan_split(g, kr, nth), NULL, 0};
-    int64_t tasks = j.sp.tm * j.sp.tn;
-    int used = tasks < nth ? (int)tasks : nth;
-    j.ws_stride = block_floats(kr, j.sp.rows, j.sp.cols, g->k);
-    j.ws = kiln_cpu_scratch(cpu, KILN_CPU_SLOT_GEMM, (size_t)(tasks > 1 ? nth : used) * j.ws_stride * sizeof(float));
-    if (!j.ws) return kiln_err_set(e, KILN_ERR_NOMEM, "out of memory for GEMM packing buffers");
-    if (tasks == 1) gemm_task(&j, 0, 0);
-    else kiln_pool_for(pool, tasks, gemm_task, &j);
+    int64_t k = g->k > 0 ? g->k : 1;
+    if (g->m * g->n * k < 32 * 32 * 32) nth = 1;
+    gemm_job j = {.pool = pool, .nth = nth};
+    kiln__sliv_plan sp = g->ap ? g->ap->sp : kiln__gemm_plan_slivers(kr, g->m, 1);
+    int64_t rows_max = 0;
+    if (nth > 1) {
+        if (!g->ap) { /* plan the rows per thread, in case the M split wins */
+            kiln__sliv_plan spm = kiln__gemm_plan_slivers(kr, g->m, nth);
+            if (spm.parts == nth) sp = spm;
+        }
+        rows_max = msplit_ranges(&sp, nth, j.s_lo);
+        j.msplit = prefer_msplit(g, kr, &sp, nth, rows_max);
+        if (!j.msplit && !g->ap) sp = kiln__gemm_plan_slivers(kr, g->m, 1);
+    }
+    j.x = make_ctx(g, kr, &sp);
+    j.ws_stride = a_floats(kr, g->k) + b_floats(kr, g->n, g->k);
+    float *ws = kiln_cpu_scratch(cpu, KILN_CPU_SLOT_GEMM, (size_t)nth * j.ws_stride * sizeof(float));
+    if (!ws) return kiln_err_set(e, KILN_ERR_NOMEM, "out of memory for GEMM packing buffers");
+    j.ws = ws;
+    if (nth == 1) gemm_block(&j.x, 0, sp.n_sliv, 0, g->n, ws);
+    else kiln_pool_run(pool, j.msplit ? msplit_task : nsplit_task, &j);
     return KILN_OK;
 }
 
-kiln_status kiln_gemm_run(kiln_cpu *cpu, const kiln_gemm *g, kiln_err *e) {
-    return run_with(cpu, g, default_kernel(), e);
-}
+kiln_status kiln_gemm_run(kiln_cpu *cpu, const kiln_gemm *g, kiln_err *e) { return run_product(cpu, g, kiln__gemm_default_kernel(), e); }
 
-size_t kiln_gemm_serial_floats(const kiln_gemm *g) { return block_floats(default_kernel(), g->m, g->n, g->k); }
+size_t kiln_gemm_serial_floats(const kiln_gemm *g) {
+    const kiln_gemm_kernel *kr = g->ap ? g->ap->kr : kiln__gemm_default_kernel();
+    return a_floats(kr, g->k) + b_floats(kr, g->n, g->k);
+}
 
 void kiln_gemm_serial(const kiln_gemm *g, float *ws) {
     if (g->m <= 0 || g->n <= 0) return;
+    const kiln_gemm_kernel *kr = g->ap ? g->ap->kr : kiln__gemm_default_kernel();
     if (gemv_applies(g)) {
-        run_gemv(NULL, g, default_kernel());
+        run_gemv(NULL, g, kr);
         return;
     }
-    gemm_block(g, default_kernel(), 0, g->m, 0, g->n, ws);
+    kiln__sliv_plan sp = g->ap ? g->ap->sp : kiln__gemm_plan_slivers(kr, g->m, 1);
+    gemm_ctx x = make_ctx(g, kr, &sp);
+    gemm_block(&x, 0, sp.n_sliv, 0, g->n, ws);
 }
 
 int kiln_gemm_variant_count(void) { return kiln__gemm_n_kernels + 1; }
 
 const char *kiln_gemm_variant_name(int v) {
-    if (v == 0) return default_kernel()->name;
+    if (v == 0) return kiln__gemm_default_kernel()->name;
     return v > 0 && v <= kiln__gemm_n_kernels ? kiln__gemm_kernels[v - 1].name : "?";
 }
 
@@ -332,5 +672,5 @@ int kiln_gemm_variant_supported(int v) {
 kiln_status kiln_gemm_run_variant(kiln_cpu *cpu, const kiln_gemm *g, int v, kiln_err *e) {
     if (!kiln_gemm_variant_supported(v))
         return kiln_err_set(e, KILN_ERR_UNSUPPORTED, "GEMM variant %d is not supported on this CPU", v);
-    return run_with(cpu, g, v == 0 ? default_kernel() : &kiln__gemm_kernels[v - 1], e);
+    return run_product(cpu, g, v == 0 ? kiln__gemm_default_kernel() : &kiln__gemm_kernels[v - 1], e);
 }

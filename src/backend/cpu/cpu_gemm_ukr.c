@@ -138,6 +138,7 @@ KILN_UKR_DEFINE(ukr_avx512_12x32, KILN_ATTR_AVX512, 64, 12, 2)
 KILN_UKR_DEFINE(ukr_avx512_8x32, KILN_ATTR_AVX512, 64, 8, 2)
 KILN_UKR_DEFINE(ukr_avx512_6x64, KILN_ATTR_AVX512, 64, 6, 4)
 KILN_UKR_DEFINE(ukr_avx2_6x16, KILN_ATTR_AVX2, 32, 6, 2)
+KILN_UKR_DEFINE(ukr_avx2_4x16, KILN_ATTR_AVX2, 32, 4, 2)
 KILN_GEMV_DEFINE(gemv_avx512, KILN_ATTR_AVX512)
 KILN_GEMV_DEFINE(gemv_avx2, KILN_ATTR_AVX2)
 #endif
@@ -146,12 +147,14 @@ KILN_GEMV_DEFINE(gemv_base, )
 
 const kiln_gemm_kernel kiln__gemm_kernels[] = {
 #if defined(__x86_64__) || defined(__i386__)
-    {"avx512-12x32", 12, 32, 256, 192, 2048, ukr_avx512_12x32, ukr_avx512_12x32_ua, gemv_avx512, "avx512f"},
-    {"avx512-8x32", 8, 32, 256, 256, 2048, ukr_avx512_8x32, ukr_avx512_8x32_ua, gemv_avx512, "avx512f"},
-    {"avx512-6x64", 6, 64, 256, 192, 2048, ukr_avx512_6x64, ukr_avx512_6x64_ua, gemv_avx512, "avx512f"},
-    {"avx2-6x16", 6, 16, 256, 192, 2048, ukr_avx2_6x16, ukr_avx2_6x16_ua, gemv_avx2, "avx2"},
+    {"avx512-12x32", 12, 32, 256, 192, 2048, ukr_avx512_12x32, ukr_avx512_12x32_ua, gemv_avx512, "avx512f",
+     8, ukr_avx512_8x32, ukr_avx512_8x32_ua},
+    {"avx512-8x32", 8, 32, 256, 256, 2048, ukr_avx512_8x32, ukr_avx512_8x32_ua, gemv_avx512, "avx512f", 0, NULL, NULL},
+    {"avx512-6x64", 6, 64, 256, 192, 2048, ukr_avx512_6x64, ukr_avx512_6x64_ua, gemv_avx512, "avx512f", 0, NULL, NULL},
+    {"avx2-6x16", 6, 16, 256, 192, 2048, ukr_avx2_6x16, ukr_avx2_6x16_ua, gemv_avx2, "avx2",
+     4, ukr_avx2_4x16, ukr_avx2_4x16_ua},
 #endif
-    {"base-4x8", 4, 8, 256, 128, 2048, ukr_base_4x8, ukr_base_4x8_ua, gemv_base, NULL},
+    {"base-4x8", 4, 8, 256, 128, 2048, ukr_base_4x8, ukr_base_4x8_ua, gemv_base, NULL, 0, NULL, NULL},
 };
 const int kiln__gemm_n_kernels = (int)(sizeof kiln__gemm_kernels / sizeof kiln__gemm_kernels[0]);
 

@@ -42,6 +42,9 @@ typedef struct kiln_gemm_kernel {
     kiln_gemm_ukr_rows_fn ukr_rows;
     kiln_gemv_fn gemv;
     const char *cpu_feature; /* for __builtin_cpu_supports; NULL: any x86-64 */
+    int mr_alt;              /* a shorter tile of the same NR for the last rows (0: none), so */
+    kiln_gemm_ukr_fn ukr_alt; /* that M = 12a + 8b is covered without padded rows */
+    kiln_gemm_ukr_rows_fn ukr_rows_alt;
 } kiln_gemm_kernel;
 
 #define KILN_GEMM_MAX_TILE 512 /* mr * nr of every kernel fits */
@@ -50,5 +53,36 @@ typedef struct kiln_gemm_kernel {
 extern const kiln_gemm_kernel kiln__gemm_kernels[];
 extern const int kiln__gemm_n_kernels;
 int kiln__gemm_kernel_supported(const kiln_gemm_kernel *k);
+/* The kernel kiln_gemm_run uses on this CPU. */
+const kiln_gemm_kernel *kiln__gemm_default_kernel(void);
+
+/* Row slivers (cpu_gemm.c): M is cut into `parts` row ranges of near-equal size (one per thread
+   that splits M), and each range into `a` slivers of MR rows followed by `b` of the kernel's
+   shorter MR_ALT rows, chosen to pad as few rows as possible (with 12 and 8, any multiple of 4
+   from 8 up needs none). A packed operand holds the slivers back to back, padded rows zero. */
+#define KILN_GEMM_MAX_PARTS 8
+typedef struct kiln__sliv_part {
+    int64_t row0, rows; /* the range of rows */
+    int64_t a, b;       /* slivers of mr and of mra rows */
+    int64_t s0;         /* index of its first sliver */
+    int64_t prow0;      /* its first padded row */
+} kiln__sliv_part;
+
+typedef struct kiln__sliv_plan {
+    int mr, mra;
+    int parts;
+    kiln__sliv_part p[KILN_GEMM_MAX_PARTS];
+    int64_t n_sliv, mpad; /* slivers, and rows with padding */
+} kiln__sliv_plan;
+
+typedef struct kiln__sliver {
+    int64_t row0;  /* first row */
+    int h;         /* tile height: mr or mra */
+    int64_t rows;  /* rows that exist (<= h) */
+    int64_t prow;  /* padded row offset in a packed operand */
+} kiln__sliver;
+
+kiln__sliv_plan kiln__gemm_plan_slivers(const kiln_gemm_kernel *kr, int64_t m, int parts);
+kiln__sliver kiln__gemm_sliver_at(const kiln__sliv_plan *sp, int64_t s);
 
 #endif

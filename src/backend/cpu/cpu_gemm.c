@@ -529,12 +529,15 @@ static void msplit_task(void *arg, int64_t t, int thread) {
 /* Estimated time (in multiply-adds) of each split for the slowest thread: its multiply-adds
    (padded tiles included), the B it packs (a packed element costs about a dozen vectorized
    multiply-adds, one unfolded by a convolution's packer about twice that), the A it packs
-   (unless prepacked or read in place) and the A it streams in (about 3). Fitted on Zen 5. */
+   (unless prepacked or read in place) and the A it streams in: about 3 from the caches, but
+   about 16 for a large A (a layer's weights, in a network read from memory once per run, where
+   a thread of the N split reads all of them). Fitted on Zen 5. */
 static int prefer_msplit(const kiln_gemm *g, const kiln_gemm_kernel *kr, const kiln__sliv_plan *sp, int nth,
                          int64_t rows_max) {
     int64_t panels = ceil_div(g->n, kr->nr), k = g->k > 0 ? g->k : 1;
     if (sp->n_sliv < 2 * nth) return 0;
-    const double wa = 12.0, wb = g->b_pack ? 24.0 : 12.0, wr = 3.0;
+    const double wa = 12.0, wb = g->b_pack ? 24.0 : 12.0;
+    const double wr = (double)(sp->mpad * k) * sizeof(float) > KILN_GEMM_STREAM_A_BYTES ? 16.0 : 3.0;
     double cols_n = (double)(ceil_div(panels, nth) * kr->nr), rows_n = (double)sp->mpad;
     double a_pack_n = g->ap || (g->a_cs == 1 && cols_n <= KILN_GEMM_ROWS_IN_PLACE_N) ? 0 : wa * rows_n * (double)k;
     double t_n = (cols_n * rows_n + wb * cols_n + wr * rows_n) * (double)k + a_pack_n;

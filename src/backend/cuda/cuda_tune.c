@@ -676,7 +676,10 @@ static kiln_status tune_convs(cu_engine *s, const kiln_engine *e, cu_records *ca
         L->d = L->fused;
         L->split = 0;
         snprintf(L->sig, sizeof L->sig, "%s", L->fused_sig);
-        int explore = (s->prec == KILN_PREC_FP32 || s->prec == KILN_PREC_TF32) && !L->no_split;
+        /* KILN_CUDA_SPLIT=0 (debugging switch): fused forms only. */
+        const char *sp = getenv("KILN_CUDA_SPLIT");
+        int explore = (s->prec == KILN_PREC_FP32 || s->prec == KILN_PREC_TF32) && !L->no_split &&
+                      !(sp && !strcmp(sp, "0"));
         for (int v = 0; v <= (explore ? 2 : 0); v++) {
             if (v && !variant_useful(&L->fused, v)) continue;
             compile_item *it = &items[n++];

@@ -9,9 +9,14 @@
 #include <unistd.h>
 
 /* How long an idle worker keeps polling for the next loop before it sleeps on the condition
-   variable. A network's layers follow each other within microseconds, so workers stay awake
-   through an inference; between inferences they fall asleep after this long. */
-#define SPIN_NS 200000
+   variable. Layers follow each other within microseconds, but a worker that finished its share
+   of a long layer early waits for the rest of it (an uneven split, a slower core) before the
+   next one starts; if it fell asleep, the next layer would start without it and wait ~50 us for
+   its futex wake-up, and it would then finish late in turn. So it polls through an inference
+   (yielding the core now and then, in case other threads need it) and sleeps after this long
+   idle. */
+#define SPIN_NS 5000000
+#define SPIN_YIELD_NS 100000 /* polling only, then polling with sched_yield */
 
 struct kiln_pool {
     int n;                        /* threads in all, caller included */
@@ -74,6 +79,7 @@ static uint64_t wait_for_loop(kiln_pool *p, uint64_t seen) {
             int64_t t = now_ns();
             if (!t0) t0 = t;
             else if (t - t0 > SPIN_NS) break;
+            else if (t - t0 > SPIN_YIELD_NS) sched_yield();
         }
     }
     /* Sleep. The caller bumps the generation and then reads `sleepers`; we raise `sleepers` and

@@ -180,10 +180,24 @@ kiln_status kiln__cpu_conv_run(kiln_cpu *cpu, const kiln_node *n, const kiln__co
     int pointwise = kiln_window_k_numel(&w) == 1;
     for (int i = 0; i < KILN_WINDOW_DIMS; i++)
         if (w.s[i] != 1 || w.pb[i] || w.pe[i]) pointwise = 0;
+    /* Unfold from zero-padded (phase) planes of the input: plain copies (cpu_conv_phase.c). */
+    kiln__phase_plan plan;
+    const float *ph = NULL;
+    if (!pointwise && kiln__conv_phase_plan(&w, &plan)) {
+        float *buf = kiln_cpu_scratch(cpu, KILN_CPU_SLOT_COL, kiln__conv_phase_floats(&plan, batch * c_in) * sizeof(float));
+        if (!buf) return kiln_err_set(e, KILN_ERR_NOMEM, "Conv: out of memory for the padded input");
+        kiln__conv_phase_split(cpu, &plan, x, batch * c_in, w.in[1], w.in[2], buf);
+        ph = buf;
+    }
+    const int64_t ph_chan = ph ? plan.nslot * plan.hp * plan.wp : 0;
+    /* A strided 1x1 convolution reads one phase, as it is: a plain product. */
+    const int ph_direct = ph && plan.kn == 1 && plan.nslot == 1 && plan.hp == w.out[1] && plan.wp == w.out[2] &&
+                          plan.mt == 0 && plan.ml == 0 && plan.tap_ay[0] == 0 && plan.tap_ax[0] == 0;
     for (int64_t g = 0; g < g_n; g++) {
         /* One product over the whole batch: image i is column block i. */
         const float *xg = x + g * cg * hw_in;
         conv_pack_ctx pc = {&w, xg, c_in * hw_in};
+        kiln__phase_ctx phc = {&plan, ph ? ph + g * cg * ph_chan : NULL, c_in * ph_chan};
         int64_t yoff = g * mg * hw_out;
         kiln_gemm gm = {
             .m = mg, .n = batch * hw_out, .k = kdim,
@@ -197,6 +211,11 @@ kiln_status kiln__cpu_conv_run(kiln_cpu *cpu, const kiln_node *n, const kiln__co
             .act = a->act,
             .col_block = hw_out, .b_bs = c_in * hw_in, .c_bs = c_out * hw_out, .r_bs = c_out * hw_out,
         };
+        if (ph_direct) {
+            gm.b = phc.ph, gm.b_rs = ph_chan, gm.b_bs = c_in * ph_chan, gm.b_pack = NULL;
+        } else if (ph) {
+            gm.b_pack = kiln__conv_pack_phased, gm.b_ctx = &phc;
+        }
         KILN_TRY(kiln_gemm_run(cpu, &gm, e));
     }
     return KILN_OK;

@@ -17,6 +17,38 @@ kiln_status kiln__cpu_conv_depthwise(kiln_cpu *cpu, const kiln_window *w, int64_
                                      int64_t per_group, const float *x, const float *wt, const float *bias,
                                      const float *res, const kiln_act *act, float *y);
 
+/* ---- 2-D convolutions unfolded from zero-padded phase planes (cpu_conv_phase.c) -------------- */
+
+#define KILN_PHASE_MAX_SLOTS 16
+#define KILN_PHASE_MAX_TAPS 256
+
+typedef struct kiln__phase_plan {
+    int64_t sy, sx, hq, wq;  /* strides; rows and columns of a phase */
+    int64_t mt, ml, hp, wp;  /* zero margins above and left; a padded plane's rows and columns */
+    int64_t oh, ow;          /* the output plane */
+    int nslot;               /* phases kept (read by some tap) */
+    int64_t slot_py[KILN_PHASE_MAX_SLOTS], slot_px[KILN_PHASE_MAX_SLOTS];
+    int64_t kn;              /* taps */
+    int tap_slot[KILN_PHASE_MAX_TAPS];               /* per tap (ky, kx): its phase */
+    int64_t tap_ay[KILN_PHASE_MAX_TAPS], tap_ax[KILN_PHASE_MAX_TAPS]; /* and its offset there */
+} kiln__phase_plan;
+
+/* Whether the window is 2-D with few enough taps and phases; fills p. */
+int kiln__conv_phase_plan(const kiln_window *w, kiln__phase_plan *p);
+/* Floats the padded phases of `planes` input planes take. */
+size_t kiln__conv_phase_floats(const kiln__phase_plan *p, int64_t planes);
+/* The kept phases of `planes` planes of h x w floats at x into dst: [plane][slot][hp][wp];
+   multi-threaded. */
+void kiln__conv_phase_split(kiln_cpu *cpu, const kiln__phase_plan *p, const float *x, int64_t planes, int64_t h,
+                            int64_t w, float *dst);
+/* The GEMM's B packer (kiln_gemm_pack_fn) unfolding from phase planes: ctx is kiln__phase_ctx. */
+typedef struct kiln__phase_ctx {
+    const kiln__phase_plan *plan;
+    const float *ph;    /* the phases of the group's first channel, image 0 */
+    int64_t img_stride; /* floats between images */
+} kiln__phase_ctx;
+void kiln__conv_pack_phased(const void *ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst);
+
 /* ---- state prepared once per engine (kiln_cpu_prepare_node) ---------------------------------- */
 
 typedef struct kiln__wino kiln__wino;

@@ -10,10 +10,12 @@
  * keeps the error within about twice that of the direct product in FP32.
  *
  * Work goes in chunks of tiles (every image of the batch side by side) small enough that their
- * transformed input stays in L2. Per chunk, the threads transform the input together (split by
- * input channel) into a shared, double-buffered V and meet at a barrier; then each takes its own
- * slivers of output channels: for each panel of tiles, the 16 products into a small buffer M
- * (in L1) and at once the output transform, bias, residual and activation into y.
+ * transformed input stays in L2. With many tiles each thread takes its own share of them, whole.
+ * With few (a 14x14 map), per chunk the threads transform the input together (split by input
+ * channel) into a shared, double-buffered V and meet at a barrier; then each takes its own
+ * slivers of output channels. Either way, for each sliver and panel of tiles: the 16 products
+ * into a small buffer M (in L1) and at once the output transform, bias, residual and activation
+ * into y.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -92,14 +94,22 @@ void kiln__wino_free(kiln__wino *p) {
 
 size_t kiln__wino_bytes(const kiln__wino *p) { return p ? (size_t)(16 * p->sp.mpad * p->cin) * sizeof(float) : 0; }
 
+/* Tiles per panel: NR, or the half-width tiles when all the tiles fit in one (a 7x7 map: 16
+   tiles), as long as a panel stays a whole number of the transforms' 16 lanes. */
+static int64_t panel_width(const kiln__wino *p, int64_t tiles) {
+    int64_t nr = p->kr->nr;
+    return tiles <= nr / 2 && (nr / 2) % VEC == 0 && p->kr->half.ukr ? nr / 2 : nr;
+}
+
 int kiln__wino_pays(const kiln__wino *p, const kiln_window *w, int64_t batch) {
     int64_t nr = p->kr->nr;
     if (p->cin < 16 || p->cout < 16) return 0; /* the transforms would dominate */
     if (nr % VEC) return 0;                     /* the transforms work in 16 lanes */
     int64_t tiles = batch * ceil_div(w->out[1], 2) * ceil_div(w->out[2], 2);
     /* Multiply-adds of the 16 products against the 9 of the direct GEMM, both with their
-       padded columns, and a margin for the transforms. */
-    int64_t wino = 16 * round_up(tiles, nr), direct = 9 * round_up(batch * w->out[1] * w->out[2], nr);
+       padded columns (the GEMM pads little: see its column pieces), and a margin for the
+       transforms. */
+    int64_t wino = 16 * round_up(tiles, panel_width(p, tiles)), direct = 9 * round_up(batch * w->out[1] * w->out[2], 8);
     return 5 * wino < 4 * direct;
 }
 
@@ -125,7 +135,7 @@ typedef int v16i __attribute__((vector_size(64)));
    rows[0..3] (tile tx reads columns 2tx .. 2tx+3), into out[xi*ld + tx] (n rounded up to 16
    is written). B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. */
 __attribute__((target_clones("avx512f", "avx2", "default")))
-static void input_row(const float *const rows[4], int64_t n, float *out, int64_t ld) {
+static void input_row(const float *const rows[4], int64_t n, float *restrict out, int64_t ld) {
     for (int64_t tx = 0; tx < n; tx += VEC) {
         v16 u[4][4];
         for (int r = 0; r < 4; r++) {
@@ -153,6 +163,25 @@ static void input_row(const float *const rows[4], int64_t n, float *out, int64_t
         v16 t_ = (v16)(((v16i)h_ & above_) | ((v16i)(x) & ~above_));                               \
         (x) = (v16)(((v16i)l_ & below_) | ((v16i)t_ & ~below_));                                   \
     } while (0)
+
+/* dst[xi*ds + i] = src[xi*ss + i] for xi < 16, i < n (short rows: no library call). */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void copy_lanes(const float *restrict src, int64_t ss, float *restrict dst, int64_t ds, int64_t n) {
+    for (int xi = 0; xi < 16; xi++)
+        for (int64_t i = 0; i < n; i++) dst[xi * ds + i] = src[xi * ss + i];
+}
+
+/* One output run: dst[0..n) = src[0..n) (+ res[0..n)), then the activation if `act` (not done
+   in the transform). */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void store_run(float *restrict dst, const float *restrict src, const float *restrict res, int64_t n,
+                      const kiln_act *act) {
+    if (res)
+        for (int64_t i = 0; i < n; i++) dst[i] = src[i] + res[i];
+    else
+        for (int64_t i = 0; i < n; i++) dst[i] = src[i];
+    if (act) kiln__cpu_act_inplace(act, dst, n);
+}
 
 /* Y = A^T M A (A^T = [1 1 1 0; 0 1 -1 -1]) + bias for `rows` output channels x `lanes` tiles
    (lanes a multiple of 16): m[xi*mld + i*nr + lane], written interleaved as the output rows
@@ -206,7 +235,10 @@ typedef struct wino_job {
     kiln_pool *pool;
     int nth;
     int64_t th, tw, t_img, t_all; /* tiles per row, per column, per image, in all */
+    int64_t pw;                   /* tiles per panel: the kernel's NR, or NR/2 for few tiles */
     int64_t np, chunks;           /* panels per chunk, chunks */
+    int private_chunks;           /* each thread takes its own panels, whole (no shared V) */
+    size_t vfloats;               /* one V buffer */
     int64_t pad_len, tw_pad;      /* a padded input row; tiles per row rounded to 16 */
     const float *x, *bias, *res;
     const kiln_act *act;
@@ -222,8 +254,7 @@ typedef struct wino_scratch {
     float *m;        /* 16 x mr x nr products */
     float *o;        /* mr x 2 x 2nr interleaved outputs */
     float *rowbuf;   /* 16 x tw_pad input transforms of a tile row */
-    float *pad[4];   /* padded input rows; zero outside the row */
-    float *zero;     /* a row of zeros (rows above / below the input) */
+    float *plane;    /* the input rows a chunk needs, zero-padded: pl_rows x pad_len */
     tile_run *runs;  /* the chunk's runs */
 } wino_scratch;
 
@@ -235,13 +266,12 @@ static size_t scratch_floats(const wino_job *j, wino_scratch *s, float *base) {
         if (s) s->field = base + at;                                                                \
         at += ((size_t)(n) + 15) & ~(size_t)15;                                                     \
     } while (0)
-    TAKE(m, 16 * kr->mr * kr->nr);
-    TAKE(o, kr->mr * 4 * kr->nr);
+    TAKE(m, 16 * kr->mr * j->pw);
+    TAKE(o, kr->mr * 4 * j->pw);
     TAKE(rowbuf, 16 * j->tw_pad);
-    for (int r = 0; r < 4; r++) TAKE(pad[r], j->pad_len);
-    TAKE(zero, j->pad_len);
+    TAKE(plane, (2 * j->th + 2) * j->pad_len);
 #undef TAKE
-    size_t run_floats = ((size_t)(j->np * kr->nr + 1) * sizeof(tile_run) + sizeof(float) - 1) / sizeof(float);
+    size_t run_floats = ((size_t)(j->np * j->pw + 1) * sizeof(tile_run) + sizeof(float) - 1) / sizeof(float);
     if (s) s->runs = (tile_run *)(void *)(base + at);
     at += (run_floats + 15) & ~(size_t)15;
     return at;
@@ -259,43 +289,53 @@ static int64_t make_runs(const wino_job *j, int64_t c0, int64_t t0, int64_t t1, 
     return n;
 }
 
-/* Input transform of the chunk's tiles [c0, c1) for input channels [ci0, ci1) into vb. */
+/* Input transform of the chunk's tiles [c0, c1) for input channels [ci0, ci1) into vb. Per
+   image and channel, the input rows the chunk's tile rows read are copied once into a
+   zero-padded plane; each tile row is then transformed straight into its panel when the vector
+   stores' overshoot stays inside the panel row (later tiles or the zeroed tail overwrite it),
+   else through rowbuf. */
 static void transform_input(const wino_job *j, const wino_scratch *s, int64_t c0, int64_t c1, int64_t ci0,
                             int64_t ci1, float *vb) {
     const kiln_window *w = j->w;
-    const int64_t cin = j->p->cin, nr = j->p->kr->nr, np = j->np;
+    const int64_t cin = j->p->cin, nr = j->pw, np = j->np, xs = np * cin * nr, pw = j->pad_len;
     const int64_t H = w->in[1], W = w->in[2], pt = w->pb[1], pl = w->pb[2];
     const int64_t lanes = round_up(c1 - c0, nr);
     int64_t nruns = make_runs(j, c0, c0, c1, s->runs);
-    for (int64_t ci = ci0; ci < ci1; ci++) {
-        for (int64_t k = 0; k < nruns; k++) {
-            const tile_run *rn = &s->runs[k];
-            const float *plane = j->x + (rn->img * cin + ci) * H * W;
-            const float *rows[4];
-            for (int r = 0; r < 4; r++) {
-                int64_t iy = 2 * rn->ty - pt + r;
-                if (iy < 0 || iy >= H) {
-                    rows[r] = s->zero;
-                    continue;
+    for (int64_t k0 = 0, k1; k0 < nruns; k0 = k1) {
+        for (k1 = k0 + 1; k1 < nruns && s->runs[k1].img == s->runs[k0].img;) k1++;
+        const int64_t img = s->runs[k0].img, iy_lo = 2 * s->runs[k0].ty - pt;
+        const int64_t nrows = 2 * (s->runs[k1 - 1].ty - s->runs[k0].ty) + 4;
+        for (int64_t i = 0; i < nrows; i++) /* rows outside the input: zeros */
+            if (iy_lo + i < 0 || iy_lo + i >= H) memset(s->plane + i * pw, 0, (size_t)pw * sizeof(float));
+        for (int64_t ci = ci0; ci < ci1; ci++) {
+            const float *src = j->x + (img * cin + ci) * H * W;
+            for (int64_t i = 0; i < nrows; i++)
+                if (iy_lo + i >= 0 && iy_lo + i < H) memcpy(s->plane + i * pw + pl, src + (iy_lo + i) * W, (size_t)W * sizeof(float));
+            for (int64_t k = k0; k < k1; k++) {
+                const tile_run *rn = &s->runs[k];
+                const float *rows[4];
+                for (int r = 0; r < 4; r++) rows[r] = s->plane + (2 * rn->ty - pt + r - iy_lo) * pw + 2 * rn->tx0;
+                /* Into the panels: lane L is panel L / nr, column L % nr. */
+                for (int64_t done = 0; done < rn->n;) {
+                    int64_t lane = rn->lane + done, q = lane / nr, col = lane % nr, len = min64(nr - col, rn->n - done);
+                    const float *at[4] = {rows[0] + 2 * done, rows[1] + 2 * done, rows[2] + 2 * done, rows[3] + 2 * done};
+                    float *dst = vb + (q * cin + ci) * nr + col;
+                    if (col + round_up(len, VEC) <= nr) {
+                        input_row(at, len, dst, xs);
+                    } else {
+                        input_row(at, len, s->rowbuf, j->tw_pad);
+                        copy_lanes(s->rowbuf, j->tw_pad, dst, xs, len);
+                    }
+                    done += len;
                 }
-                memcpy(s->pad[r] + pl, plane + iy * W, (size_t)W * sizeof(float));
-                rows[r] = s->pad[r] + 2 * rn->tx0;
             }
-            input_row(rows, rn->n, s->rowbuf, j->tw_pad);
-            /* Into the panels: lane L is panel L / nr, column L % nr. */
-            for (int64_t done = 0; done < rn->n;) {
-                int64_t lane = rn->lane + done, q = lane / nr, col = lane % nr, len = min64(nr - col, rn->n - done);
-                for (int xi = 0; xi < 16; xi++)
-                    memcpy(vb + ((xi * np + q) * cin + ci) * nr + col, s->rowbuf + xi * j->tw_pad + done,
-                           (size_t)len * sizeof(float));
-                done += len;
-            }
-        }
-        /* Lanes past the last tile: zeros, so the products there stay finite. */
-        for (int64_t lane = c1 - c0; lane < lanes;) {
-            int64_t q = lane / nr, col = lane % nr, len = nr - col;
-            for (int xi = 0; xi < 16; xi++) memset(vb + ((xi * np + q) * cin + ci) * nr + col, 0, (size_t)len * sizeof(float));
-            lane += len;
+            /* Lanes past the last tile: zeros, so the products there stay finite. */
+            if (k1 == nruns)
+                for (int64_t lane = c1 - c0; lane < lanes;) {
+                    int64_t q = lane / nr, col = lane % nr, len = nr - col;
+                    for (int xi = 0; xi < 16; xi++) memset(vb + xi * xs + (q * cin + ci) * nr + col, 0, (size_t)len * sizeof(float));
+                    lane += len;
+                }
         }
     }
 }
@@ -306,9 +346,10 @@ static void sliver_panel(const wino_job *j, const wino_scratch *s, const kiln__s
     const kiln__wino *p = j->p;
     const kiln_gemm_kernel *kr = p->kr;
     const kiln_window *w = j->w;
-    const int64_t cin = p->cin, nr = kr->nr, np = j->np, kc = kr->kc;
+    const int64_t cin = p->cin, nr = j->pw, np = j->np, kc = kr->kc;
     const int64_t Ho = w->out[1], Wo = w->out[2], hw = Ho * Wo;
-    kiln_gemm_ukr_fn ukr = v->h == kr->mr ? kr->ukr : kr->ukr_alt;
+    kiln_gemm_ukr_fn ukr = nr == kr->nr ? (v->h == kr->mr ? kr->ukr : kr->ukr_alt)
+                                        : (v->h == kr->mr ? kr->half.ukr : kr->half.ukr_alt);
     const float *ub = p->u + 16 * cin * v->prow;
     for (int xi = 0; xi < 16; xi++) {
         const float *ux = ub + xi * cin * v->h, *vx = vb + (xi * np + q) * cin * nr;
@@ -340,13 +381,8 @@ static void sliver_panel(const wino_job *j, const wino_scratch *s, const kiln__s
                     int64_t oy = 2 * rn->ty + dy;
                     if (oy >= Ho) break;
                     int64_t off = (rn->img * p->cout + co) * hw + oy * Wo + ox;
-                    float *dst = j->y + off;
-                    memcpy(dst, s->o + (i * 2 + dy) * 2 * nr + 2 * rn->lane, (size_t)cols * sizeof(float));
-                    if (j->res) {
-                        const float *rr = j->res + off;
-                        for (int64_t c = 0; c < cols; c++) dst[c] += rr[c];
-                    }
-                    if (!in_vec) kiln__cpu_act_inplace(act, dst, cols);
+                    store_run(j->y + off, s->o + (i * 2 + dy) * 2 * nr + 2 * rn->lane, j->res ? j->res + off : NULL,
+                              cols, in_vec ? NULL : act);
                 }
             }
         }
@@ -357,11 +393,26 @@ static void wino_task(void *arg, int64_t t, int thread) {
     const wino_job *j = arg;
     wino_scratch s;
     scratch_floats(j, &s, j->ws + (size_t)thread * j->ws_stride);
-    memset(s.zero, 0, (size_t)j->pad_len * sizeof(float));
-    for (int r = 0; r < 4; r++) memset(s.pad[r], 0, (size_t)j->pad_len * sizeof(float));
-    const int64_t nr = j->p->kr->nr, cin = j->p->cin;
+    memset(s.plane, 0, (size_t)((2 * j->th + 2) * j->pad_len) * sizeof(float));
+    const int64_t nr = j->pw, cin = j->p->cin;
     int64_t ci0 = t < j->nth ? cin * t / j->nth : cin, ci1 = t < j->nth ? cin * (t + 1) / j->nth : cin;
     int64_t s0 = t < j->nth ? j->s_lo[t] : 0, s1 = t < j->nth ? j->s_lo[t + 1] : 0;
+    if (j->private_chunks) { /* tiles [t0, t1), all output channels, alone */
+        if (t >= j->nth) return;
+        /* Equal numbers of tiles (not of panels: 25 panels would split 13 to 12), each range
+           in its own panels; one part of the image each, as the neighbouring layers split it. */
+        int64_t t0 = j->t_all * t / j->nth, t1 = j->t_all * (t + 1) / j->nth;
+        float *vb = j->v[0] + (size_t)t * j->vfloats;
+        for (int64_t c0 = t0; c0 < t1; c0 += j->np * nr) {
+            int64_t c1 = min64(c0 + j->np * nr, t1);
+            transform_input(j, &s, c0, c1, 0, cin, vb);
+            for (int64_t sv = 0; sv < j->p->sp.n_sliv; sv++) {
+                kiln__sliver v = kiln__gemm_sliver_at(&j->p->sp, sv);
+                for (int64_t qq = 0; qq < ceil_div(c1 - c0, nr); qq++) sliver_panel(j, &s, &v, qq, c0, c1, vb);
+            }
+        }
+        return;
+    }
     for (int64_t c = 0; c < j->chunks; c++) {
         int64_t c0 = c * j->np * nr, c1 = min64(c0 + j->np * nr, j->t_all);
         float *vb = j->v[c & 1];
@@ -396,24 +447,29 @@ static void split_slivers(const kiln__sliv_plan *sp, int nth, int64_t *s_lo) {
 
 kiln_status kiln__wino_run(kiln_cpu *cpu, const kiln__wino *p, const kiln_window *w, int64_t batch, const float *x,
                            const float *bias, const float *res, const kiln_act *act, float *y, kiln_err *e) {
-    const int64_t nr = p->kr->nr;
     wino_job j = {.p = p, .w = w, .pool = kiln_cpu_pool(cpu), .x = x, .bias = bias, .res = res, .act = act, .y = y};
     int pool_n = kiln_pool_size(j.pool);
     j.nth = pool_n < MAX_SPLIT ? pool_n : MAX_SPLIT;
     j.th = ceil_div(w->out[1], 2), j.tw = ceil_div(w->out[2], 2);
     j.t_img = j.th * j.tw, j.t_all = batch * j.t_img;
+    j.pw = panel_width(p, j.t_all);
+    const int64_t nr = j.pw;
     j.tw_pad = round_up(j.tw, VEC);
-    j.pad_len = 2 * j.tw_pad + 2 * VEC + 4;
-    if (j.pad_len < w->pb[2] + w->in[2]) j.pad_len = w->pb[2] + w->in[2];
+    /* a padded input row: the input at pb[2], zeros around, room for the vector over-reads */
+    j.pad_len = round_up((w->pb[2] + w->in[2] > 2 * j.tw ? w->pb[2] + w->in[2] : 2 * j.tw) + 2 * VEC + 4, 16);
     int64_t per_panel = 16 * p->cin * nr * (int64_t)sizeof(float);
     j.np = V_CHUNK_BYTES / per_panel;
     if (j.np < 1) j.np = 1;
     j.np = min64(j.np, ceil_div(j.t_all, nr));
     j.chunks = ceil_div(j.t_all, j.np * nr);
     split_slivers(&p->sp, j.nth, j.s_lo);
-    size_t vfloats = (size_t)(16 * p->cin * j.np * nr);
+    /* With panels enough for every thread to get a near-equal share, each takes its own, whole:
+       no barrier, and no thread reads a V the other core wrote (slow, see cpu_gemm.c). */
+    j.private_chunks = j.nth > 1 && ceil_div(j.t_all, nr) >= 8 * j.nth;
+    size_t vfloats = j.vfloats = (size_t)(16 * p->cin * j.np * nr);
     j.ws_stride = scratch_floats(&j, NULL, NULL);
-    float *v = kiln_cpu_scratch(cpu, KILN_CPU_SLOT_COL, 2 * vfloats * sizeof(float));
+    size_t nbuf = j.private_chunks ? (size_t)j.nth : 2;
+    float *v = kiln_cpu_scratch(cpu, KILN_CPU_SLOT_COL, nbuf * vfloats * sizeof(float));
     float *ws = kiln_cpu_scratch(cpu, KILN_CPU_SLOT_GEMM, (size_t)pool_n * j.ws_stride * sizeof(float));
     if (!v || !ws) return kiln_err_set(e, KILN_ERR_NOMEM, "Conv (Winograd): out of memory for its buffers");
     j.v[0] = v, j.v[1] = v + vfloats;

@@ -113,7 +113,8 @@ static kiln_gemm_apack *pack_a_with(const kiln_gemm_kernel *kr, const float *a, 
     if (!p) return NULL;
     p->m = m, p->k = k, p->kr = kr;
     p->sp = kiln__gemm_plan_slivers(kr, m, parts);
-    size_t bytes = ((size_t)(p->sp.mpad * k) * sizeof(float) + 63) & ~(size_t)63;
+    /* (+ the row-vector kernel's over-read past the last sliver) */
+    size_t bytes = ((size_t)(p->sp.mpad * k + kr->col_lanes) * sizeof(float) + 63) & ~(size_t)63;
     p->data = aligned_alloc(64, bytes);
     if (!p->data) {
         free(p);
@@ -177,7 +178,13 @@ static inline const float *r_at(const kiln_gemm *g, int64_t i, int64_t j) {
 /* ---- packing B -------------------------------------------------------------------------------- */
 
 /* kc rows of a full panel: the row length a constant, so that the copies inline. */
-static void copy_rows(float *restrict d, const float *restrict src, int64_t rs, int64_t kc, int nr) {
+static void copy_rows(float *restrict d, const float *restrict src, int64_t rs, int64_t kc, int nr, int64_t ahead) {
+    /* B rows are many streams (one per row of K), too many for the hardware prefetcher when
+       they come from memory (an early layer's large map): fetch the same rows `ahead` columns
+       on, which the next block packs, while this one is used. */
+    if (ahead)
+        for (int64_t p = 0; p < kc; p++)
+            for (int j = 0; j < nr; j += 16) __builtin_prefetch(src + p * rs + ahead + j);
     switch (nr) {
     case 32:
         for (int64_t p = 0; p < kc; p++) memcpy(d + p * 32, src + p * rs, 32 * sizeof(float));
@@ -193,10 +200,77 @@ static void copy_rows(float *restrict d, const float *restrict src, int64_t rs, 
     }
 }
 
+/* ---- column pieces ---------------------------------------------------------------------------
+ * A packed block of nc columns is full panels of NR columns and then, for the nc % NR columns
+ * left, a panel NR/2 wide and/or a strip of at most KILN_GEMM_COL_MAX columns for the row-vector
+ * kernel, whichever costs the fewest multiply-add instructions per step (49 columns: a panel of
+ * 32, one of 16 and a strip of 1, instead of two panels of 32). Pieces are packed back to back,
+ * each as kc rows of its packed width. */
+
+enum { PIECE_FULL, PIECE_HALF, PIECE_COL };
+
+typedef struct piece {
+    int64_t j;  /* first column, from the block's first */
+    int64_t w;  /* columns */
+    int wp;     /* packed width */
+    int kind;
+    int64_t off; /* packed columns before it (it starts at off * kc) */
+} piece;
+
+/* The tail of c < nr columns: at most two pieces, from column 0 of the tail. */
+static int tail_pieces(const kiln_gemm_kernel *kr, int64_t c, piece t[2]) {
+    if (c <= 0) return 0;
+    const int nr = kr->nr, half = nr / 2, nv = nr / kr->col_lanes;
+    const int64_t cost_full = (int64_t)kr->mr * nv, cost_half = (int64_t)kr->mr * (nv / 2 > 0 ? nv / 2 : 1);
+    int64_t col_c = c > 2 ? c : 2, best = cost_full;
+    int pick = 0; /* 0 full, 1 col, 2 half, 3 half + col */
+    if (c <= KILN_GEMM_COL_MAX && col_c < best) best = col_c, pick = 1;
+    if (nv % 2 == 0 && c <= half && cost_half < best) best = cost_half, pick = 2;
+    if (nv % 2 == 0 && c > half && c - half <= KILN_GEMM_COL_MAX && cost_half + (c - half > 2 ? c - half : 2) < best)
+        best = cost_half + (c - half > 2 ? c - half : 2), pick = 3;
+    switch (pick) {
+    case 1: t[0] = (piece){0, c, (int)c, PIECE_COL, 0}; return 1;
+    case 2: t[0] = (piece){0, c, half, PIECE_HALF, 0}; return 1;
+    case 3:
+        t[0] = (piece){0, half, half, PIECE_HALF, 0};
+        t[1] = (piece){half, c - half, (int)(c - half), PIECE_COL, half};
+        return 2;
+    default: t[0] = (piece){0, c, nr, PIECE_FULL, 0}; return 1;
+    }
+}
+
+/* The piece of a block of nc columns that starts at column jr. */
+static piece piece_at(const kiln_gemm_kernel *kr, int64_t nc, int64_t jr) {
+    int64_t nfull = nc / kr->nr * kr->nr;
+    if (jr < nfull) return (piece){jr, kr->nr, kr->nr, PIECE_FULL, jr};
+    piece t[2];
+    int n = tail_pieces(kr, nc - nfull, t);
+    for (int i = n - 1; i >= 0; i--)
+        if (jr - nfull >= t[i].j) {
+            t[i].j += nfull, t[i].off += nfull;
+            return t[i];
+        }
+    return (piece){jr, 0, kr->nr, PIECE_FULL, jr};
+}
+
 /* B(p0.., j0..) as nc/nr panels, each kc rows of nr columns; columns past nc are zero. */
-static void pack_b(const kiln_gemm *g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst) {
+static void pack_panels(const kiln_gemm *g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst,
+                        int64_t ahead) {
     if (g->b_pack) {
         g->b_pack(g->b_ctx, p0, kc, j0, nc, nr, dst);
+        return;
+    }
+    if (g->b_cs == 1 && nc % nr == 0 && one_block(g, j0, nc) && nc / nr > 1) {
+        /* Whole panels from one block: walk B row by row, each row one contiguous read of all
+           the panels' columns (a single memory stream at a time, not one per row of K). */
+        const float *src = g->b + p0 * g->b_rs + col_off(g, j0, g->b_bs, 1);
+        int64_t np = nc / nr;
+        for (int64_t p = 0; p < kc; p++) {
+            const float *row = src + p * g->b_rs;
+            if (ahead)
+                for (int64_t j = 0; j < nc; j += 16) __builtin_prefetch(row + 4 * g->b_rs + j);
+            for (int64_t q = 0; q < np; q++) memcpy(dst + q * nr * kc + p * nr, row + q * nr, (size_t)nr * sizeof(float));
+        }
         return;
     }
     for (int64_t s = 0; s < nc; s += nr) {
@@ -213,7 +287,7 @@ static void pack_b(const kiln_gemm *g, int64_t p0, int64_t kc, int64_t j0, int64
                 j += run_n[runs];
             }
             if (runs == 1 && cols == nr) {
-                copy_rows(d, g->b + run_src[0], g->b_rs, kc, nr);
+                copy_rows(d, g->b + run_src[0], g->b_rs, kc, nr, ahead);
                 continue;
             }
             for (int64_t p = 0; p < kc; p++) {
@@ -232,6 +306,16 @@ static void pack_b(const kiln_gemm *g, int64_t p0, int64_t kc, int64_t j0, int64
                     for (int64_t j = cols; j < nr; j++) d[p * nr + j] = 0;
         }
     }
+}
+
+/* B(p0.., j0..), nc columns, as the block's pieces; prefetching the next nc columns' sources. */
+static void pack_b(const kiln_gemm *g, const kiln_gemm_kernel *kr, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                   float *dst) {
+    int64_t nfull = nc / kr->nr * kr->nr;
+    if (nfull) pack_panels(g, p0, kc, j0, nfull, kr->nr, dst, nc);
+    piece t[2];
+    int n = tail_pieces(kr, nc - nfull, t);
+    for (int i = 0; i < n; i++) pack_panels(g, p0, kc, j0 + nfull + t[i].j, t[i].w, t[i].wp, dst + (nfull + t[i].off) * kc, 0);
 }
 
 /* ---- the epilogue ----------------------------------------------------------------------------- */
@@ -307,20 +391,30 @@ static gemm_ctx make_ctx(const kiln_gemm *g, const kiln_gemm_kernel *kr, const k
     return x;
 }
 
-/* One MR x NR tile: sliver v against the B panel bp (columns j .. j+nw), K block [pc, pc+kc).
+/* One tile: sliver v against the B piece pc_ at bp (columns j .. j + w), K block [pc, pc+kc).
    ap: the sliver packed (kc x h), or NULL to read A's rows in place. */
-static void run_tile(const gemm_ctx *x, const kiln__sliver *v, const float *ap, const float *bp, int64_t j, int64_t nw,
-                     int64_t pc, int64_t kc, float *pa_scratch) {
+static void run_tile(const gemm_ctx *x, const kiln__sliver *v, const float *ap, const float *bp, int64_t j,
+                     const piece *pz, int64_t pc, int64_t kc, float *pa_scratch) {
     const kiln_gemm *g = x->g;
     const kiln_gemm_kernel *kr = x->kr;
     const int nr = kr->nr, alt = v->h != kr->mr;
     const int acc = pc > 0, last = pc + kc == g->k;
-    if (!ap && v->rows < v->h) { /* rows in place, but a partial sliver: pack just it */
+    const int64_t nw = pz->w;
+    if (!ap && (v->rows < v->h || pz->kind == PIECE_COL)) { /* rows in place: pack this sliver alone */
         pack_sliver(g->a, g->a_rs, g->a_cs, v->row0, v->rows, v->h, pc, kc, pa_scratch);
         ap = pa_scratch;
     }
     const float *arow = ap ? NULL : g->a + v->row0 * g->a_rs + pc;
-    int full = v->rows == v->h && nw == nr && one_block(g, j, nw);
+    kiln_gemm_ukr_fn ukr = NULL;
+    kiln_gemm_ukr_rows_fn ukr_rows = NULL;
+    if (pz->kind == PIECE_FULL) {
+        ukr = alt ? kr->ukr_alt : kr->ukr;
+        ukr_rows = alt ? kr->ukr_rows_alt : kr->ukr_rows;
+    } else if (pz->kind == PIECE_HALF) {
+        ukr = alt ? kr->half.ukr_alt : kr->half.ukr;
+        ukr_rows = alt ? kr->half.ukr_rows_alt : kr->half.ukr_rows;
+    }
+    int full = pz->kind != PIECE_COL && v->rows == v->h && nw == pz->wp && one_block(g, j, nw);
     if (full) {
         float *c = c_at(g, v->row0, j);
         const kiln_gemm_epi *te = NULL;
@@ -331,8 +425,8 @@ static void run_tile(const gemm_ctx *x, const kiln__sliver *v, const float *ap, 
             ep.r = g->r ? r_at(g, v->row0, j) : NULL;
             te = &ep;
         }
-        if (ap) (alt ? kr->ukr_alt : kr->ukr)(kc, ap, bp, c, g->ldc, acc, te);
-        else (alt ? kr->ukr_rows_alt : kr->ukr_rows)(kc, arow, g->a_rs, bp, c, g->ldc, acc, te);
+        if (ap) ukr(kc, ap, bp, c, g->ldc, acc, te);
+        else ukr_rows(kc, arow, g->a_rs, bp, c, g->ldc, acc, te);
         if (last && x->epi) {
             if (!te) epilogue_at(g, v->row0, v->rows, j, nw, c, g->ldc);
             else if (x->act_after)
@@ -340,12 +434,13 @@ static void run_tile(const gemm_ctx *x, const kiln__sliver *v, const float *ap, 
         }
         return;
     }
-    /* Edge tile (or one across column blocks): compute in full into a buffer, keep the valid
-       part. */
+    /* Edge tile (or one across column blocks, or a strip): compute in full into a buffer, keep
+       the valid part. */
     float tile[KILN_GEMM_MAX_TILE] __attribute__((aligned(64)));
     if (acc) tile_io(g, v->row0, v->rows, j, nw, tile, nr, 0);
-    if (ap) (alt ? kr->ukr_alt : kr->ukr)(kc, ap, bp, tile, nr, acc, NULL);
-    else (alt ? kr->ukr_rows_alt : kr->ukr_rows)(kc, arow, g->a_rs, bp, tile, nr, acc, NULL);
+    if (pz->kind == PIECE_COL) kr->ukr_col(kc, ap, v->h, bp, (int)nw, tile, nr, acc);
+    else if (ap) ukr(kc, ap, bp, tile, nr, acc, NULL);
+    else ukr_rows(kc, arow, g->a_rs, bp, tile, nr, acc, NULL);
     if (last && x->epi) epilogue_at(g, v->row0, v->rows, j, nw, tile, nr);
     tile_io(g, v->row0, v->rows, j, nw, tile, nr, 1);
 }
@@ -356,7 +451,6 @@ static void compute_block(const gemm_ctx *x, int64_t s0, int64_t s1, int64_t jc,
                           int64_t kc, const float *pb, float *pa, int rows_in_place) {
     const kiln_gemm *g = x->g;
     const kiln_gemm_kernel *kr = x->kr;
-    const int nr = kr->nr;
     for (int64_t sg = s0, se; sg < s1; sg = se) {
         /* A group of slivers of at most mc rows: its packed block stays in L2 while the B
            micro-panel of each jr step stays in L1. */
@@ -377,14 +471,15 @@ static void compute_block(const gemm_ctx *x, int64_t s0, int64_t s1, int64_t jc,
             }
             ablk = pa;
         }
-        for (int64_t jr = 0; jr < nc; jr += nr) {
-            int64_t nw = min64(nr, nc - jr);
-            const float *bp = pb + jr * kc;
+        for (int64_t jr = 0; jr < nc;) {
+            piece pz = piece_at(kr, nc, jr);
+            const float *bp = pb + pz.off * kc;
             for (int64_t s = sg; s < se; s++) {
                 kiln__sliver v = kiln__gemm_sliver_at(x->sp, s);
                 const float *ap = ablk ? ablk + kc * (v.prow - first.prow) : NULL;
-                run_tile(x, &v, ap, bp, jc + jr, nw, pc, kc, pa + kc * rows);
+                run_tile(x, &v, ap, bp, jc + jr, &pz, pc, kc, pa + kc * rows);
             }
+            jr += pz.w;
         }
     }
 }
@@ -392,7 +487,7 @@ static void compute_block(const gemm_ctx *x, int64_t s0, int64_t s1, int64_t jc,
 /* Floats of A packing space one thread needs: an mc block plus one sliver. */
 static size_t a_floats(const kiln_gemm_kernel *kr, int64_t k) {
     int64_t kc = min64(kr->kc, k > 0 ? k : 1);
-    return (size_t)round_up((kr->mc + 2 * kr->mr) * kc, 16);
+    return (size_t)round_up((kr->mc + 2 * kr->mr) * kc + kr->col_lanes, 16); /* + ukr_col's over-read */
 }
 
 static size_t b_floats(const kiln_gemm_kernel *kr, int64_t cols, int64_t k) {
@@ -463,16 +558,19 @@ static void gemm_block(const gemm_ctx *x, int64_t s0, int64_t s1, int64_t n0, in
             int64_t ng = min64(group, n1 - jg);
             for (int64_t pc = 0; pc < g->k; pc += kr->kc) {
                 int64_t kc = min64(kr->kc, g->k - pc);
-                pack_b(g, pc, kc, jg, ng, nr, pb);
+                pack_b(g, kr, pc, kc, jg, ng, pb);
                 const float *ablk = g->ap ? g->ap->data + pc * x->sp->mpad + kc * first.prow
                                           : rows_in_place ? NULL : pa + pc * rows;
-                for (int64_t jr = 0; jr < ng; jr += nr)
+                for (int64_t jr = 0; jr < ng;) {
+                    piece pz = piece_at(kr, ng, jr);
                     for (int64_t s = s0; s < s1; s++) {
                         kiln__sliver v = kiln__gemm_sliver_at(x->sp, s);
                         /* (pa: where rows in place pack a partial sliver alone) */
-                        run_tile(x, &v, ablk ? ablk + kc * (v.prow - first.prow) : NULL, pb + jr * kc, jg + jr,
-                                 min64(nr, ng - jr), pc, kc, pa);
+                        run_tile(x, &v, ablk ? ablk + kc * (v.prow - first.prow) : NULL, pb + pz.off * kc, jg + jr,
+                                 &pz, pc, kc, pa);
                     }
+                    jr += pz.w;
+                }
             }
         }
         return;
@@ -484,7 +582,7 @@ static void gemm_block(const gemm_ctx *x, int64_t s0, int64_t s1, int64_t n0, in
         int64_t nc = min64(nc_max, n1 - jc);
         for (int64_t pc = 0; pc < g->k; pc += kr->kc) {
             int64_t kc = min64(kr->kc, g->k - pc);
-            pack_b(g, pc, kc, jc, nc, nr, pb);
+            pack_b(g, kr, pc, kc, jc, nc, pb);
             compute_block(x, s0, s1, jc, nc, pc, kc, pb, pa, rows_in_place);
         }
     }

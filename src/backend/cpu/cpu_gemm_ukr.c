@@ -21,15 +21,26 @@
 #endif
 
 /* AT(i, p) addresses A: the packed sliver, or (the _ua variants) A's rows in place. */
-#define KILN_UKR_BODY(MR, NV, VB, AT)                                                            \
+#define KILN_UKR_BODY(MR, NV, VB, AT, PF)                                                        \
     typedef float vf __attribute__((vector_size(VB)));                                           \
     typedef float vfu __attribute__((vector_size(VB), aligned(4)));                              \
     enum { VL = (VB) / 4, NR = VL * (NV) };                                                      \
     vf acc[MR][NV];                                                                              \
     _Pragma("GCC unroll 16") for (int i = 0; i < (MR); i++)                                      \
         _Pragma("GCC unroll 8") for (int v = 0; v < (NV); v++) acc[i][v] = (vf){0};              \
+    /* The tile's C (and residual) lines, wanted at the end: fetch them now, in the shadow of   \
+       the multiply-adds, rather than stall on them there. */                                    \
+    _Pragma("GCC unroll 16") for (int i = 0; i < (MR); i++) {                                    \
+        __builtin_prefetch(c + i * ldc, 1);                                                      \
+        __builtin_prefetch(c + i * ldc + NR - 1, 1);                                             \
+        if (epi && epi->r) {                                                                     \
+            __builtin_prefetch(epi->r + i * epi->ldr);                                           \
+            __builtin_prefetch(epi->r + i * epi->ldr + NR - 1);                                  \
+        }                                                                                        \
+    }                                                                                            \
     _Pragma("GCC unroll 2") for (int64_t p = 0; p < kc; p++) {                                   \
         vf bv[NV];                                                                               \
+        PF;                                                                                      \
         _Pragma("GCC unroll 8") for (int v = 0; v < (NV); v++)                                   \
             bv[v] = *(const vf *)(b + p * NR + v * VL);                                          \
         _Pragma("GCC unroll 16") for (int i = 0; i < (MR); i++) {                                \
@@ -90,18 +101,67 @@
     ATTR KILN_FP_CONTRACT static void NAME(                         \
         int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,         \
         int64_t ldc, int accumulate, const kiln_gemm_epi *epi) {                                 \
-        KILN_UKR_BODY(MR, NV, VB, KILN_AT_P##MR)                                                 \
+        /* packed A streams on past this sliver (the next one, the next K block): keep the   \
+           memory reads ahead of the multiply-adds (a layer's weights come from DRAM) */     \
+        KILN_UKR_BODY(MR, NV, VB, KILN_AT_P##MR, __builtin_prefetch(a + (p + 64) * (MR)))         \
     }                                                                                            \
     ATTR KILN_FP_CONTRACT static void NAME##_ua(                    \
         int64_t kc, const float *restrict a, int64_t lda, const float *restrict b,               \
         float *restrict c, int64_t ldc, int accumulate, const kiln_gemm_epi *epi) {              \
-        KILN_UKR_BODY(MR, NV, VB, KILN_AT_ROWS)                                                  \
+        KILN_UKR_BODY(MR, NV, VB, KILN_AT_ROWS, (void)0)                                         \
     }
 
 #define KILN_AT_P4(i, p) (a[(p) * 4 + (i)])
 #define KILN_AT_P6(i, p) (a[(p) * 6 + (i)])
 #define KILN_AT_P8(i, p) (a[(p) * 8 + (i)])
 #define KILN_AT_P12(i, p) (a[(p) * 12 + (i)])
+
+/* The few columns left after the last panel: c[i*ldc + j] (+)= sum_p a[p*h + i] * b[p*w + j]
+   for i < h <= VL, j < w <= 8. Vectors run along the sliver's rows (one load of A per step, a
+   broadcast of B per column), so w columns cost w multiply-adds per step where a tile of NR
+   columns would cost MR*NV, however few of its columns are real. Reads VL - h floats past the
+   end of the sliver (packing leaves room). */
+#define KILN_COL_STEP(W)                                                                         \
+    case W: {                                                                                    \
+        /* U independent sums per column hide the multiply-add latency when W is small */       \
+        enum { U = (W) >= 4 ? 1 : (W) >= 2 ? 2 : 4 };                                            \
+        vf acc[U][W];                                                                            \
+        _Pragma("GCC unroll 4") for (int u = 0; u < U; u++)                                      \
+            _Pragma("GCC unroll 8") for (int j = 0; j < (W); j++) acc[u][j] = (vf){0};           \
+        int64_t p = 0;                                                                           \
+        for (; p + U <= kc; p += U)                                                              \
+            _Pragma("GCC unroll 4") for (int u = 0; u < U; u++) {                                \
+                vf av = *(const vfu *)(a + (p + u) * h);                                         \
+                _Pragma("GCC unroll 8") for (int j = 0; j < (W); j++)                            \
+                    acc[u][j] += av * (b[(p + u) * (W) + j] - (vf){0});                          \
+            }                                                                                    \
+        for (; p < kc; p++) {                                                                    \
+            vf av = *(const vfu *)(a + p * h);                                                   \
+            _Pragma("GCC unroll 8") for (int j = 0; j < (W); j++) acc[0][j] += av * (b[p * (W) + j] - (vf){0}); \
+        }                                                                                        \
+        _Pragma("GCC unroll 8") for (int j = 0; j < (W); j++) {                                  \
+            vf sum = acc[0][j];                                                                  \
+            _Pragma("GCC unroll 4") for (int u = 1; u < U; u++) sum += acc[u][j];                \
+            *(vfu *)(t + j * VL) = sum;                                                          \
+        }                                                                                        \
+        break;                                                                                   \
+    }
+#define KILN_COL_DEFINE(NAME, ATTR, VB)                                                          \
+    ATTR KILN_FP_CONTRACT static void NAME(int64_t kc, const float *restrict a, int h,             \
+                                           const float *restrict b, int w, float *restrict c,    \
+                                           int64_t ldc, int accumulate) {                        \
+        typedef float vf __attribute__((vector_size(VB)));                                       \
+        typedef float vfu __attribute__((vector_size(VB), aligned(4)));                          \
+        enum { VL = (VB) / 4 };                                                                  \
+        float t[8 * VL];                                                                         \
+        switch (w) {                                                                             \
+            KILN_COL_STEP(1) KILN_COL_STEP(2) KILN_COL_STEP(3) KILN_COL_STEP(4)                  \
+            KILN_COL_STEP(5) KILN_COL_STEP(6) KILN_COL_STEP(7) KILN_COL_STEP(8)                  \
+        default: return;                                                                         \
+        }                                                                                        \
+        for (int i = 0; i < h; i++)                                                              \
+            for (int j = 0; j < w; j++) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0) + t[j * VL + i]; \
+    }
 
 /* y[j] (+)= sum_p x[p] * B(p, j) for j < n: B's rows contiguous (b_cs == 1) or its columns
    (b_rs == 1). Sixteen independent partial sums let GCC vectorize without reassociating. */
@@ -137,24 +197,38 @@
 KILN_UKR_DEFINE(ukr_avx512_12x32, KILN_ATTR_AVX512, 64, 12, 2)
 KILN_UKR_DEFINE(ukr_avx512_8x32, KILN_ATTR_AVX512, 64, 8, 2)
 KILN_UKR_DEFINE(ukr_avx512_6x64, KILN_ATTR_AVX512, 64, 6, 4)
+KILN_UKR_DEFINE(ukr_avx512_12x16, KILN_ATTR_AVX512, 64, 12, 1)
+KILN_UKR_DEFINE(ukr_avx512_8x16, KILN_ATTR_AVX512, 64, 8, 1)
+KILN_UKR_DEFINE(ukr_avx512_6x32, KILN_ATTR_AVX512, 64, 6, 2)
 KILN_UKR_DEFINE(ukr_avx2_6x16, KILN_ATTR_AVX2, 32, 6, 2)
 KILN_UKR_DEFINE(ukr_avx2_4x16, KILN_ATTR_AVX2, 32, 4, 2)
+KILN_UKR_DEFINE(ukr_avx2_6x8, KILN_ATTR_AVX2, 32, 6, 1)
+KILN_UKR_DEFINE(ukr_avx2_4x8, KILN_ATTR_AVX2, 32, 4, 1)
+KILN_COL_DEFINE(col_avx512, KILN_ATTR_AVX512, 64)
+KILN_COL_DEFINE(col_avx2, KILN_ATTR_AVX2, 32)
 KILN_GEMV_DEFINE(gemv_avx512, KILN_ATTR_AVX512)
 KILN_GEMV_DEFINE(gemv_avx2, KILN_ATTR_AVX2)
 #endif
 KILN_UKR_DEFINE(ukr_base_4x8, , 16, 4, 2)
+KILN_UKR_DEFINE(ukr_base_4x4, , 16, 4, 1)
+KILN_COL_DEFINE(col_base, , 16)
 KILN_GEMV_DEFINE(gemv_base, )
 
+#define HALF(u, ua, alt, alt_ua) {u, ua, alt, alt_ua}
 const kiln_gemm_kernel kiln__gemm_kernels[] = {
 #if defined(__x86_64__) || defined(__i386__)
     {"avx512-12x32", 12, 32, 256, 192, 2048, ukr_avx512_12x32, ukr_avx512_12x32_ua, gemv_avx512, "avx512f",
-     8, ukr_avx512_8x32, ukr_avx512_8x32_ua},
-    {"avx512-8x32", 8, 32, 256, 256, 2048, ukr_avx512_8x32, ukr_avx512_8x32_ua, gemv_avx512, "avx512f", 0, NULL, NULL},
-    {"avx512-6x64", 6, 64, 256, 192, 2048, ukr_avx512_6x64, ukr_avx512_6x64_ua, gemv_avx512, "avx512f", 0, NULL, NULL},
+     8, ukr_avx512_8x32, ukr_avx512_8x32_ua,
+     HALF(ukr_avx512_12x16, ukr_avx512_12x16_ua, ukr_avx512_8x16, ukr_avx512_8x16_ua), col_avx512, 16},
+    {"avx512-8x32", 8, 32, 256, 256, 2048, ukr_avx512_8x32, ukr_avx512_8x32_ua, gemv_avx512, "avx512f", 0, NULL, NULL,
+     HALF(ukr_avx512_8x16, ukr_avx512_8x16_ua, NULL, NULL), col_avx512, 16},
+    {"avx512-6x64", 6, 64, 256, 192, 2048, ukr_avx512_6x64, ukr_avx512_6x64_ua, gemv_avx512, "avx512f", 0, NULL, NULL,
+     HALF(ukr_avx512_6x32, ukr_avx512_6x32_ua, NULL, NULL), col_avx512, 16},
     {"avx2-6x16", 6, 16, 256, 192, 2048, ukr_avx2_6x16, ukr_avx2_6x16_ua, gemv_avx2, "avx2",
-     4, ukr_avx2_4x16, ukr_avx2_4x16_ua},
+     4, ukr_avx2_4x16, ukr_avx2_4x16_ua, HALF(ukr_avx2_6x8, ukr_avx2_6x8_ua, ukr_avx2_4x8, ukr_avx2_4x8_ua), col_avx2, 8},
 #endif
-    {"base-4x8", 4, 8, 256, 128, 2048, ukr_base_4x8, ukr_base_4x8_ua, gemv_base, NULL, 0, NULL, NULL},
+    {"base-4x8", 4, 8, 256, 128, 2048, ukr_base_4x8, ukr_base_4x8_ua, gemv_base, NULL, 0, NULL, NULL,
+     HALF(ukr_base_4x4, ukr_base_4x4_ua, NULL, NULL), col_base, 4},
 };
 const int kiln__gemm_n_kernels = (int)(sizeof kiln__gemm_kernels / sizeof kiln__gemm_kernels[0]);
 

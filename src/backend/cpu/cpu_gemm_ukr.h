@@ -30,6 +30,9 @@ typedef void (*kiln_gemm_ukr_fn)(int64_t kc, const float *a, const float *b, flo
 /* The same tile with A read in place: rows lda apart (A's column stride must be 1). */
 typedef void (*kiln_gemm_ukr_rows_fn)(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
                                       int64_t ldc, int accumulate, const kiln_gemm_epi *epi);
+/* A few columns (w <= 8) for rows i < h <= col_lanes: c[i*ldc + j] (+)= sum_p a[p*h + i] b[p*w + j]. */
+typedef void (*kiln_gemm_ukr_col_fn)(int64_t kc, const float *a, int h, const float *b, int w, float *c, int64_t ldc,
+                                     int accumulate);
 /* y[0..n) = x[0..k) · B, B(p, j) = b[p*b_rs + j*b_cs] with b_cs == 1 or b_rs == 1. */
 typedef void (*kiln_gemv_fn)(int64_t k, int64_t n, const float *x, const float *b, int64_t b_rs, int64_t b_cs,
                              float *y);
@@ -45,7 +48,17 @@ typedef struct kiln_gemm_kernel {
     int mr_alt;              /* a shorter tile of the same NR for the last rows (0: none), so */
     kiln_gemm_ukr_fn ukr_alt; /* that M = 12a + 8b is covered without padded rows */
     kiln_gemm_ukr_rows_fn ukr_rows_alt;
+    struct {                 /* the same tiles NR/2 wide, for the columns after the last panel */
+        kiln_gemm_ukr_fn ukr;
+        kiln_gemm_ukr_rows_fn ukr_rows;
+        kiln_gemm_ukr_fn ukr_alt;
+        kiln_gemm_ukr_rows_fn ukr_rows_alt;
+    } half;
+    kiln_gemm_ukr_col_fn ukr_col; /* the last few columns, vectorized along the rows */
+    int col_lanes;           /* its vector length (>= mr) */
 } kiln_gemm_kernel;
+
+#define KILN_GEMM_COL_MAX 8  /* ukr_col's widest */
 
 #define KILN_GEMM_MAX_TILE 512 /* mr * nr of every kernel fits */
 

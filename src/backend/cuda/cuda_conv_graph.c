@@ -372,6 +372,19 @@ static kiln_status engine_notes(kiln_cuda_conv_graph *g, cudnnBackendDescriptor_
 }
 
 /* Append the usable configurations of heuristics `mode`, up to max_k in total. */
+/* KILN_CUDNN_SKIP=I,J,... (debugging switch): never offer these cuDNN engine indexes. */
+static int skip_engine(int64_t index) {
+    const char *v = getenv("KILN_CUDNN_SKIP");
+    while (v && *v) {
+        char *end;
+        long k = strtol(v, &end, 10);
+        if (end == v) break;
+        if (k == index) return 1;
+        v = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
+
 static kiln_status query_mode(kiln_cuda_conv_graph *g, cudnnBackendHeurMode_t mode, int max_k,
                               kiln_err *e) {
     cudnnBackendDescriptor_t heur;
@@ -407,6 +420,7 @@ static kiln_status query_mode(kiln_cuda_conv_graph *g, cudnnBackendHeurMode_t mo
         kiln_err ignore = {0};
         if (engine_notes(g, cfg[i], &tc, &down, &rtc, &nondet, &index, &ignore) != KILN_OK) continue;
         if (fp32_strict && tc) continue; /* tensor cores on FP32 data mean TF32 */
+        if (skip_engine(index)) continue;
         if (fp32_io && down) continue;   /* FP32 layers must not drop to FP16 inside */
         g->cand[g->ncand] = cfg[i];
         snprintf(g->cand_name[g->ncand], sizeof g->cand_name[0], "engine %lld%s%s%s",

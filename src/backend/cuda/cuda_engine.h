@@ -342,6 +342,12 @@ typedef struct cu_ctx {
     struct kiln_pool *copy_pool;   /* threads copying large inputs into pinned memory */
     void *gexec[CU_MAX_BUCKETS];   /* cudaGraphExec_t per bucket, made on first use */
     int no_graphs;                 /* KILN_CUDA_GRAPHS=0: never capture (debugging switch) */
+    int poison;                    /* KILN_CUDA_POISON=1: NaN-fill per-run memory first */
+    int nancheck;                  /* KILN_CUDA_NANCHECK=1: report non-finite step outputs */
+    double *chk;                   /* with it: per step, sum and sum |v| of the last run */
+    int chk_n, chk_bucket, chk_valid, chk_report;
+    int64_t runs;
+    size_t poison_bytes;           /* arena + scratch + workspace, from x->dev */
     int64_t batch;                 /* of the last run (-1: none) */
     int bucket;
     kiln_shapes shapes_b;          /* logical shapes at `batch` (output views) */

@@ -52,6 +52,10 @@ int kiln_cuda_vec_ok(kiln_dtype t, int c, int pitch, int coff, size_t off);
 kiln_status kiln_cuda_nchw_to_s2d(const float *in, int n, int c, int h, int w,
                                   const kiln_cuda_nhwc *out, cudaStream_t s, kiln_err *e);
 
+/* An empty kernel: the next kernel of stream s starts only after every earlier one has fully
+   finished, even one that lets its dependents launch early (programmatic dependent launch). */
+kiln_status kiln_cuda_barrier(cudaStream_t s, kiln_err *e);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,17 +11,21 @@
  * memory; one stream synchronization at the end. Buckets with CPU-fallback nodes run their steps
  * directly instead (no capture, host synchronization around each fallback node).
  */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/cpu/cpu.h"
 #include "backend/cuda/cuda_eltwise.h"
 #include "backend/cuda/cuda_engine.h"
+#include "backend/cuda/cuda_engine_kernels.h"
 #include "backend/cuda/cuda_layout.h"
 #include "backend/cuda/cuda_lrn.h"
 #include "backend/cuda/cuda_mem.h"
 #include "backend/cuda/cuda_shuffle.h"
 #include "backend/cuda/cuda_softmax.h"
+#include "core/dtype.h"
 #include "core/threadpool.h"
 
 #define COPY_CHUNK ((size_t)4 << 20)
@@ -112,9 +116,40 @@ static kiln_status run_pool(cu_ctx *x, const cu_step *st, kiln_err *e) {
     }
 }
 
+/* Library kernels (cuDNN, cuBLASLt) may start before the kernel ahead of them has finished
+   (programmatic dependent launch). Measured on the H100 with cuDNN 9.19: two TF32 (FP32 data,
+   tensor core) cuDNN convolutions in a row then read their input early, and every run after
+   the first was off by 5e-2 (tests/test_cuda_engine_repeat.c; a synchronization after each
+   step, or an empty kernel between the two, removed it; FP32, FP16 and BF16 engines never
+   showed it). So an empty kernel separates two library steps when either is TF32: a few
+   microseconds per layer, paid by TF32 engines only. */
+static int lib_step(const cu_engine *s, const cu_step *st, int *tf32) {
+    const kiln_cuda_conv_desc *d = NULL;
+    if (st->kind == CU_STEP_CONV && s->conv[st->layer].tactic == CU_TAC_CUDNN) d = &s->conv[st->layer].d;
+    else if (st->kind == CU_STEP_CONV && s->conv[st->layer].tactic == CU_TAC_GEMM) d = &s->conv[st->layer].fused;
+    if (d) {
+        *tf32 = d->dtype == KILN_F32 && d->precision == KILN_PREC_TF32;
+        return 1;
+    }
+    if (st->kind == CU_STEP_GEMM) {
+        const kiln_cuda_gemm_desc *g = &s->gemm[st->layer].d;
+        *tf32 = g->dtype == KILN_F32 && g->precision == KILN_PREC_TF32;
+        return 1;
+    }
+    return 0;
+}
+
+static int barrier_before(const cu_engine *s, const cu_bucket *b, int i) {
+    int t0 = 0, t1 = 0;
+    return i > 0 && lib_step(s, &b->steps[i], &t1) && !b->steps[i - 1].post &&
+           !(b->steps[i - 1].kind == CU_STEP_CONV && s->conv[b->steps[i - 1].layer].split) &&
+           lib_step(s, &b->steps[i - 1], &t0) && (t0 || t1);
+}
+
 static kiln_status run_step(const cu_engine *s, const cu_bucket *b, cu_ctx *x, const cu_step *st,
                             kiln_err *e) {
     kiln_cuda_nhwc xv = nv(x, &st->x), yv = nv(x, &st->y);
+    if (barrier_before(s, b, (int)(st - b->steps))) KILN_TRY(kiln_cuda_barrier(x->s, e));
     switch (st->kind) {
     case CU_STEP_INPUT:
         return kiln_cuda_nchw_to_nhwc((const float *)(x->base[CU_SP_INSTAGE] + st->x.off), st->y.n,
@@ -153,10 +188,79 @@ static kiln_status run_step(const cu_engine *s, const cu_bucket *b, cu_ctx *x, c
     }
 }
 
+/* KILN_CUDA_NANCHECK=1 (debugging switch, with KILN_CUDA_POISON=1 to find reads of memory no
+   step wrote): after each step, count the non-finite values in the real elements of its output
+   and name the first step that has any on stderr. */
+static void nan_check(const cu_engine *s, cu_ctx *x, int i, const cu_step *st) {
+    const cu_view *v = &st->y;
+    if (x->nancheck != 1 || v->space == CU_SP_NONE || v->space == CU_SP_WEIGHTS) return;
+    if (st->kind == CU_STEP_OUTPUT) return;
+    size_t es = kiln_dtype_size(v->dt), pix = (size_t)v->n * v->h * v->w;
+    size_t bytes = pix * (size_t)v->pitch * es;
+    unsigned char *h = malloc(bytes ? bytes : 1);
+    if (!h || cudaStreamSynchronize(x->s) != cudaSuccess ||
+        cudaMemcpy(h, x->base[v->space] + v->off, bytes, cudaMemcpyDeviceToHost) != cudaSuccess) {
+        free(h);
+        return;
+    }
+    size_t bad = 0;
+    double sum = 0, sabs = 0;
+    for (size_t p = 0; p < pix; p++)
+        for (int c = v->coff; c < v->coff + v->c; c++) {
+            size_t k = p * (size_t)v->pitch + (size_t)c;
+            float f;
+            if (v->dt == KILN_F32) memcpy(&f, h + 4 * k, 4);
+            else if (v->dt == KILN_F16) f = kiln_f16_to_f32(((const uint16_t *)h)[k]);
+            else if (v->dt == KILN_BF16) f = kiln_bf16_to_f32(((const uint16_t *)h)[k]);
+            else continue;
+            if (!isfinite(f)) bad++;
+            else sum += f, sabs += fabs(f);
+        }
+    free(h);
+    const kiln_node *n = st->node >= 0 ? &s->dg.g.n[st->node] : NULL;
+    /* Same input, same engine: a step whose output changes from one run to the next (beyond
+       what nondeterministic reductions explain) keeps state between runs. */
+    if (x->chk && i < x->chk_n) {
+        double *c = &x->chk[2 * i];
+        if (x->chk_valid && !bad && fabs(sum - c[0]) > 1e-4 * (c[1] + 1e-30) && x->chk_report) {
+            fprintf(stderr, "kiln: KILN_CUDA_NANCHECK: run %lld step %d (kind %d, node '%s'%s%s%s): "
+                    "output sum %.6g, %.6g on the run before\n", (long long)x->runs, i,
+                    (int)st->kind, n ? n->name : "-", st->kind == CU_STEP_CONV ? ", " : "",
+                    st->kind == CU_STEP_CONV ? s->conv[st->layer].name : "",
+                    st->kind == CU_STEP_CONV && s->conv[st->layer].split ? " (split)" : "", sum, c[0]);
+            x->chk_report = 0;
+        }
+        c[0] = sum;
+        c[1] = sabs;
+    }
+    if (!bad) return;
+    fprintf(stderr, "kiln: KILN_CUDA_NANCHECK: step %d (kind %d, node '%s' %s%s%s%s): %zu of %zu "
+            "output values not finite\n", i, (int)st->kind, n ? n->name : "-",
+            n ? kiln_op_name((kiln_op)n->op) : "-", st->kind == CU_STEP_CONV ? ", " : "",
+            st->kind == CU_STEP_CONV ? s->conv[st->layer].name : "",
+            st->kind == CU_STEP_CONV && s->conv[st->layer].split ? " (split)" : "", bad,
+            pix * (size_t)v->c);
+    x->nancheck = 2; /* the first one only */
+}
+
 static kiln_status run_steps(const cu_engine *s, const cu_bucket *b, cu_ctx *x, kiln_err *e) {
+    if (x->nancheck == 2) x->nancheck = 1;
+    if (x->nancheck) {
+        int bi = (int)(b - s->bk);
+        x->chk_valid = x->chk && x->chk_bucket == bi && x->chk_n == b->nsteps;
+        if (!x->chk_valid) {
+            free(x->chk);
+            x->chk = calloc(2 * (size_t)b->nsteps + 2, sizeof(double));
+            x->chk_n = x->chk ? b->nsteps : 0;
+            x->chk_bucket = bi;
+        }
+        x->chk_report = 1;
+        x->runs++;
+    }
     for (int i = 0; i < b->nsteps; i++) {
         const cu_step *st = &b->steps[i];
         kiln_status r = run_step(s, b, x, st, e);
+        if (r == KILN_OK && x->nancheck) nan_check(s, x, i, st);
         if (r != KILN_OK) {
             if (st->node >= 0) {
                 const kiln_node *n = &s->dg.g.n[st->node];
@@ -209,6 +313,7 @@ static void ctx_free(cu_ctx *x) {
     kiln_pool_destroy(x->copy_pool);
     kiln_shapes_free(&x->shapes_b);
     free(x->outv);
+    free(x->chk);
     free(x);
 }
 
@@ -224,6 +329,14 @@ kiln_status cu_context_create(kiln_context *c, kiln_err *err) {
        captured CUDA graph (to tell a capture problem from a kernel problem). */
     const char *graphs = getenv("KILN_CUDA_GRAPHS");
     x->no_graphs = graphs && !strcmp(graphs, "0");
+    /* Another: fill the arena, scratch and workspace with NaNs before every run, so a step that
+       reads memory no earlier step of this run wrote poisons the output (run 1 would otherwise
+       see the zeros the context starts with, and later runs stale values). */
+    const char *poison = getenv("KILN_CUDA_POISON");
+    x->poison = poison && !strcmp(poison, "1");
+    const char *nanc = getenv("KILN_CUDA_NANCHECK");
+    x->nancheck = nanc && !strcmp(nanc, "1");
+    if (x->nancheck) x->no_graphs = 1;
     kiln_status st = kiln_cuda_handles_init(&x->h, s->dev.device, err);
     if (st == KILN_OK) {
         cudaError_t r = cudaStreamCreateWithFlags(&x->s, cudaStreamNonBlocking);
@@ -256,6 +369,7 @@ kiln_status cu_context_create(kiln_context *c, kiln_err *err) {
         x->base[CU_SP_SCRATCH] = d + offs[1];
         x->workspace = d + offs[2];
         x->workspace_bytes = s->workspace_bytes;
+        x->poison_bytes = offs[3];
         x->base[CU_SP_INPUTS] = d + offs[0] + s->inputs_at;
         x->base[CU_SP_INSTAGE] = d + offs[0] + s->instage_at;
         x->base[CU_SP_OUTSTAGE] = d + offs[5];
@@ -388,6 +502,7 @@ static kiln_status run(kiln_context *c, const kiln_view *inputs, double *node_ms
         KILN_TRY(kiln_infer(e->g, in, &x->shapes_b, err));
         x->shapes_batch = batch;
     }
+    if (x->poison) KILN_CUDA_CHECK(err, cudaMemsetAsync(x->dev, 0xff, x->poison_bytes, x->s));
     for (int i = 0; i < g->n_inputs; i++) {
         if (b->ti[g->inputs[i]].where != CU_W_DEV) continue;
         size_t bytes = io_bytes(&x->shapes_b, g->inputs[i]), full = b->in_bytes[i];

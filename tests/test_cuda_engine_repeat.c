@@ -85,6 +85,9 @@ static void repeat(const char *src, kiln_precision p, int64_t bmax, int64_t batc
         }
         double err = test_rel_l2(got, want, nr);
         if (err > worst) worst = err;
+        if (getenv("KILN_TEST_VERBOSE"))
+            printf("  %s %s run %d (batch %lld): rel L2 %.3e\n", src, kiln_precision_name(p), k,
+                   (long long)b, err);
         CHECK(err <= tol, "%s %s run %d (batch %lld): rel L2 %.3e > %.0e", src,
               kiln_precision_name(p), k, (long long)b, err, tol);
     }

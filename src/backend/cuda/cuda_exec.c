@@ -117,39 +117,31 @@ static kiln_status run_pool(cu_ctx *x, const cu_step *st, kiln_err *e) {
 }
 
 /* Library kernels (cuDNN, cuBLASLt) may start before the kernel ahead of them has finished
-   (programmatic dependent launch). Measured on the H100 with cuDNN 9.19: two TF32 (FP32 data,
-   tensor core) cuDNN convolutions in a row then read their input early, and every run after
-   the first was off by 5e-2 (tests/test_cuda_engine_repeat.c; a synchronization after each
-   step, or an empty kernel between the two, removed it; FP32, FP16 and BF16 engines never
-   showed it). So an empty kernel separates two library steps when either is TF32: a few
-   microseconds per layer, paid by TF32 engines only. */
-static int lib_step(const cu_engine *s, const cu_step *st, int *tf32) {
-    const kiln_cuda_conv_desc *d = NULL;
-    if (st->kind == CU_STEP_CONV && s->conv[st->layer].tactic == CU_TAC_CUDNN) d = &s->conv[st->layer].d;
-    else if (st->kind == CU_STEP_CONV && s->conv[st->layer].tactic == CU_TAC_GEMM) d = &s->conv[st->layer].fused;
-    if (d) {
-        *tf32 = d->dtype == KILN_F32 && d->precision == KILN_PREC_TF32;
-        return 1;
-    }
-    if (st->kind == CU_STEP_GEMM) {
-        const kiln_cuda_gemm_desc *g = &s->gemm[st->layer].d;
-        *tf32 = g->dtype == KILN_F32 && g->precision == KILN_PREC_TF32;
-        return 1;
-    }
-    return 0;
+   (programmatic dependent launch), and two of them in a row then race. Measured on the H100
+   with cuDNN 9.19 (tests/test_cuda_engine_repeat.c, docs/perf-notes.md): TF32 engines were off
+   by 5e-2 on every run after a context's first; FP16 and BF16 engines now and then (one run in
+   ten: 3e-2 where 5e-4 / 4e-3 is their steady error). A synchronization after each step, or an
+   empty kernel between two library steps, removed every case. So an empty kernel separates two
+   consecutive library steps: about 1 us each (ResNet-50 FP16 b1: +26 us). */
+static int lib_step(const cu_engine *s, const cu_step *st) {
+    if (st->kind == CU_STEP_GEMM) return 1;
+    return st->kind == CU_STEP_CONV &&
+           (s->conv[st->layer].tactic == CU_TAC_CUDNN || s->conv[st->layer].tactic == CU_TAC_GEMM);
 }
 
-static int barrier_before(const cu_engine *s, const cu_bucket *b, int i) {
-    int t0 = 0, t1 = 0;
-    return i > 0 && lib_step(s, &b->steps[i], &t1) && !b->steps[i - 1].post &&
-           !(b->steps[i - 1].kind == CU_STEP_CONV && s->conv[b->steps[i - 1].layer].split) &&
-           lib_step(s, &b->steps[i - 1], &t0) && (t0 || t1);
+/* Whether step i's library kernel directly follows step i - 1's (no own kernel of ours in
+   between: a split or post epilogue is one, and ours wait for what runs ahead of them).
+   KILN_CUDA_BARRIER=none (debugging switch) leaves the barrier out, to measure or reproduce. */
+static int barrier_before(const cu_engine *s, const cu_bucket *b, int i, int off) {
+    if (off || i == 0 || !lib_step(s, &b->steps[i])) return 0;
+    const cu_step *p = &b->steps[i - 1];
+    return lib_step(s, p) && !p->post && !(p->kind == CU_STEP_CONV && s->conv[p->layer].split);
 }
 
 static kiln_status run_step(const cu_engine *s, const cu_bucket *b, cu_ctx *x, const cu_step *st,
                             kiln_err *e) {
     kiln_cuda_nhwc xv = nv(x, &st->x), yv = nv(x, &st->y);
-    if (barrier_before(s, b, (int)(st - b->steps))) KILN_TRY(kiln_cuda_barrier(x->s, e));
+    if (barrier_before(s, b, (int)(st - b->steps), x->no_barrier)) KILN_TRY(kiln_cuda_barrier(x->s, e));
     switch (st->kind) {
     case CU_STEP_INPUT:
         return kiln_cuda_nchw_to_nhwc((const float *)(x->base[CU_SP_INSTAGE] + st->x.off), st->y.n,
@@ -334,6 +326,8 @@ kiln_status cu_context_create(kiln_context *c, kiln_err *err) {
        see the zeros the context starts with, and later runs stale values). */
     const char *poison = getenv("KILN_CUDA_POISON");
     x->poison = poison && !strcmp(poison, "1");
+    const char *bar = getenv("KILN_CUDA_BARRIER");
+    x->no_barrier = bar && !strcmp(bar, "none");
     const char *nanc = getenv("KILN_CUDA_NANCHECK");
     x->nancheck = nanc && !strcmp(nanc, "1");
     if (x->nancheck) x->no_graphs = 1;

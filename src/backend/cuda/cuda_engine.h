@@ -345,6 +345,7 @@ typedef struct cu_ctx {
     int poison;                    /* KILN_CUDA_POISON=1: NaN-fill per-run memory first */
     int nancheck;                  /* KILN_CUDA_NANCHECK=1: report non-finite step outputs */
     int no_barrier;                /* KILN_CUDA_BARRIER=none: no barrier between library steps */
+    int graph_edges, capturing;    /* captured graphs: plain edges instead of barrier kernels */
     double *chk;                   /* with it: per step, sum and sum |v| of the last run */
     int chk_n, chk_bucket, chk_valid, chk_report;
     int64_t runs;

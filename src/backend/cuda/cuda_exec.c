@@ -120,9 +120,11 @@ static kiln_status run_pool(cu_ctx *x, const cu_step *st, kiln_err *e) {
    (programmatic dependent launch), and two of them in a row then race. Measured on the H100
    with cuDNN 9.19 (tests/test_cuda_engine_repeat.c, docs/perf-notes.md): TF32 engines were off
    by 5e-2 on every run after a context's first; FP16 and BF16 engines now and then (one run in
-   ten: 3e-2 where 5e-4 / 4e-3 is their steady error). A synchronization after each step, or an
-   empty kernel between two library steps, removed every case. So an empty kernel separates two
-   consecutive library steps: about 1 us each (ResNet-50 FP16 b1: +26 us). */
+   ten: 3e-2 where 5e-4 / 4e-3 is their steady error); captured graphs held 2 to 8 programmatic
+   edges. So two consecutive library steps are serialized: run directly, by an empty kernel
+   between them (about 1 us); in a captured graph, by making every programmatic edge a full
+   dependency (serialize_edges: no cost per run; ResNet-50 FP16 b1 0.314 ms, as without).
+   KILN_CUDA_BARRIER=none leaves both out (to reproduce), =kernel puts the kernels in graphs. */
 static int lib_step(const cu_engine *s, const cu_step *st) {
     if (st->kind == CU_STEP_GEMM) return 1;
     return st->kind == CU_STEP_CONV &&
@@ -141,7 +143,8 @@ static int barrier_before(const cu_engine *s, const cu_bucket *b, int i, int off
 static kiln_status run_step(const cu_engine *s, const cu_bucket *b, cu_ctx *x, const cu_step *st,
                             kiln_err *e) {
     kiln_cuda_nhwc xv = nv(x, &st->x), yv = nv(x, &st->y);
-    if (barrier_before(s, b, (int)(st - b->steps), x->no_barrier)) KILN_TRY(kiln_cuda_barrier(x->s, e));
+    if (barrier_before(s, b, (int)(st - b->steps), x->no_barrier || (x->capturing && x->graph_edges)))
+        KILN_TRY(kiln_cuda_barrier(x->s, e));
     switch (st->kind) {
     case CU_STEP_INPUT:
         return kiln_cuda_nchw_to_nhwc((const float *)(x->base[CU_SP_INSTAGE] + st->x.off), st->y.n,
@@ -267,9 +270,38 @@ static kiln_status run_steps(const cu_engine *s, const cu_bucket *b, cu_ctx *x, 
 /* Record the bucket's steps into a CUDA graph (after the first run at that bucket). Relaxed
    mode: other threads' contexts keep working, and nothing a library does on this thread during
    the capture is refused. */
+/* Programmatic edges of a captured graph (a library kernel allowed to start before the one
+   ahead of it has finished) made full dependencies: the graph form of the barrier kernels
+   (barrier_before), at no cost per run. Returns the number of edges changed, or -1. */
+static int serialize_edges(cudaGraph_t g) {
+    size_t n = 0;
+    if (cudaGraphGetEdges(g, NULL, NULL, NULL, &n) != cudaSuccess) return -1;
+    if (n == 0) return 0;
+    cudaGraphNode_t *from = malloc(n * sizeof *from), *to = malloc(n * sizeof *to);
+    cudaGraphEdgeData *ed = malloc(n * sizeof *ed);
+    int changed = 0;
+    if (!from || !to || !ed || cudaGraphGetEdges(g, from, to, ed, &n) != cudaSuccess) changed = -1;
+    for (size_t i = 0; i < n && changed >= 0; i++) {
+        if (ed[i].type == cudaGraphDependencyTypeDefault && ed[i].from_port == 0) continue;
+        cudaGraphEdgeData plain;
+        memset(&plain, 0, sizeof plain);
+        if (cudaGraphRemoveDependencies(g, &from[i], &to[i], &ed[i], 1) != cudaSuccess ||
+            cudaGraphAddDependencies(g, &from[i], &to[i], &plain, 1) != cudaSuccess)
+            changed = -1;
+        else
+            changed++;
+    }
+    free(from);
+    free(to);
+    free(ed);
+    return changed;
+}
+
 static kiln_status capture(const cu_engine *s, int bi, cu_ctx *x, kiln_err *e) {
     KILN_CUDA_CHECK(e, cudaStreamBeginCapture(x->s, cudaStreamCaptureModeRelaxed));
+    x->capturing = 1;
     kiln_status st = run_steps(s, &s->bk[bi], x, e);
+    x->capturing = 0;
     cudaGraph_t graph = NULL;
     cudaError_t r = cudaStreamEndCapture(x->s, &graph);
     if (st != KILN_OK) {
@@ -278,6 +310,15 @@ static kiln_status capture(const cu_engine *s, int bi, cu_ctx *x, kiln_err *e) {
         return st;
     }
     if (r != cudaSuccess) return kiln__cuda_fail(e, KILN_LIB_CUDA, (int)r, "cudaStreamEndCapture", __FILE__, __LINE__);
+    if (x->graph_edges) {
+        int changed = serialize_edges(graph);
+        if (getenv("KILN_CUDA_EDGES_VERBOSE")) fprintf(stderr, "kiln: graph bucket %d: %d programmatic edges serialized\n", bi, changed);
+        if (changed < 0) {
+            cudaGraphDestroy(graph);
+            (void)cudaGetLastError();
+            return kiln_err_set(e, KILN_ERR_INTERNAL, "cuda: could not rewrite the graph's edges");
+        }
+    }
     cudaGraphExec_t exec = NULL;
     r = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);
@@ -328,6 +369,7 @@ kiln_status cu_context_create(kiln_context *c, kiln_err *err) {
     x->poison = poison && !strcmp(poison, "1");
     const char *bar = getenv("KILN_CUDA_BARRIER");
     x->no_barrier = bar && !strcmp(bar, "none");
+    x->graph_edges = !bar || !strcmp(bar, "edges"); /* =kernel: barrier kernels in graphs too */
     const char *nanc = getenv("KILN_CUDA_NANCHECK");
     x->nancheck = nanc && !strcmp(nanc, "1");
     if (x->nancheck) x->no_graphs = 1;

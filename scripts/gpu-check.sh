@@ -77,6 +77,8 @@ GEN=()
 command -v ninja >/dev/null && GEN=(-G Ninja)
 CARRY=()
 [ -d "$ROOT/.carry" ] && CARRY=(-DKILN_CARRY_DIR="$ROOT/.carry")
+# Exported ONNX fixtures carried by prepare-carry.sh (the GPU machine cannot export them).
+[ -d "$ROOT/.carry/onnx" ] && [ -z "${KILN_CUDA_ONNX_DIR:-}" ] && export KILN_CUDA_ONNX_DIR="$ROOT/.carry/onnx"
 [ -n "$CUDNN_ROOT" ] && CARRY+=(-DKILN_CUDNN_ROOT="$CUDNN_ROOT")
 build_ok=0
 {

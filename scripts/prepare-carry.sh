@@ -8,6 +8,7 @@
 #   include/protobuf-c/protobuf-c.h, lib/libprotobuf-c.a
 #   include/zlib.h, include/zconf.h, lib/libz.a
 #   fashion-mnist/t10k-*.gz   the Fashion-MNIST test split (for accuracy runs there)
+#   onnx/MODEL/opset17.onnx   four exported torchvision fixtures (test_cuda_engine_onnx there)
 # Nothing is vendored into the repository: the folder is rebuilt from installed packages
 # (scripts/setup.sh installs them) each time this runs.
 #
@@ -48,4 +49,14 @@ if [ -f "$fm/t10k-images-idx3-ubyte.gz" ]; then
   mkdir -p "$dest/fashion-mnist"
   cp "$fm"/t10k-*-ubyte.gz "$dest/fashion-mnist/"
 fi
+# Four exported torchvision fixtures for test_cuda_engine_onnx (hard swish and squeeze-excitation,
+# channel shuffle, ceil-mode pools, grouped convolutions; 52 MB, within the device tool's 64 MiB
+# carry), when `make test` has exported them; gpu-check.sh points the test at them.
+fx=build/fixtures/torchvision
+for m in squeezenet1_1 shufflenet_v2_x1_0 mobilenet_v3_large regnet_y_400mf; do
+  if [ -f "$fx/$m/opset17.onnx" ]; then
+    mkdir -p "$dest/onnx/$m"
+    cp "$fx/$m/opset17.onnx" "$dest/onnx/$m/"
+  fi
+done
 echo "prepare-carry: wrote $dest ($(du -sh "$dest" | cut -f1)); protoc-c $(protoc-c --version 2>&1 | head -1)"

@@ -199,9 +199,6 @@ static kiln_status run_steps(const cu_engine *s, const cu_bucket *b, cu_ctx *x, 
     return KILN_OK;
 }
 
-/* Record the bucket's steps into a CUDA graph (after the first run at that bucket). Relaxed
-   mode: other threads' contexts keep working, and nothing a library does on this thread during
-   the capture is refused. */
 /* Programmatic edges of a captured graph (a library kernel allowed to start before the one
    ahead of it has finished) made full dependencies: the graph form of the barrier kernels
    (barrier_before), at no cost per run. Returns the number of edges changed, or -1. */
@@ -229,6 +226,9 @@ static int serialize_edges(cudaGraph_t g) {
     return changed;
 }
 
+/* Record the bucket's steps into a CUDA graph (after the first run at that bucket). Relaxed
+   mode: other threads' contexts keep working, and nothing a library does on this thread during
+   the capture is refused. */
 static kiln_status capture(const cu_engine *s, int bi, cu_ctx *x, kiln_err *e) {
     KILN_CUDA_CHECK(e, cudaStreamBeginCapture(x->s, cudaStreamCaptureModeRelaxed));
     x->capturing = 1;

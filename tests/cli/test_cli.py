@@ -126,6 +126,8 @@ if rc == 0:
     c = json.load(open(path("c.json")))
     fws = [r["framework"] for r in c["rows"]]
     check(fws[0] == "kiln" and c["rows"][0]["throughput"] > 0, "compare JSON: kiln row")
+    check(len(c.get("commit", "")) >= 7 and c.get("host_cores", 0) >= 1 and c.get("kiln_version"),
+          "compare JSON: commit, host and version recorded")
     torch_rows = [r for r in c["rows"] if r["framework"] == "pytorch"]
     check(torch_rows and "missing" in torch_rows[0], "compare: PyTorch reported missing for ONNX")
     ort = [r for r in c["rows"] if r["framework"] == "onnxruntime"]

@@ -138,12 +138,14 @@ int bench_scenario(cli_build_opts *o, const bench_scenario_opts *s, const char *
             if (!f) cli_die("--json: cannot write %s", json);
             fprintf(f, "{\"model\": \"%s\", \"dataset\": \"%s\", \"backend\": \"%s\", "
                        "\"precision\": \"%s\", \"samples\": %llu, \"top1_correct\": %llu, "
-                       "\"top5_correct\": %llu, \"top1\": %.6f, \"top5\": %.6f}\n",
+                       "\"top5_correct\": %llu, \"top1\": %.6f, \"top5\": %.6f, ",
                     o->model, kiln_dataset_name(ds), kiln_backend_name(kiln_engine_backend(e)),
                     kiln_precision_name(kiln_engine_precision(e)), (unsigned long long)acc.seen,
                     (unsigned long long)acc.top1, (unsigned long long)acc.top5,
                     acc.seen ? (double)acc.top1 / (double)acc.seen : 0,
                     acc.seen ? (double)acc.top5 / (double)acc.seen : 0);
+            cli_json_provenance(f);
+            fprintf(f, "}\n");
             if (fclose(f)) cli_die("--json: cannot write %s", json);
         } else if (kiln_lg_write_json_file(&res, json, &err) != KILN_OK) {
             cli_die("%s", err.msg);

@@ -3,12 +3,15 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/rng.h"
+#include "core/threadpool.h"
+#include "kiln_commit.h"
 
 void cli_die(const char *fmt, ...) {
     va_list ap;
@@ -275,4 +278,35 @@ void cli_progress_end(cli_progress *p) {
     if (!p->enabled || p->last_pct < 0) return;
     fprintf(stderr, "\r\033[K");
     fflush(stderr);
+}
+
+/* The host CPU's model name (Linux /proc/cpuinfo) without JSON-special characters; "unknown"
+   elsewhere. */
+static void cpu_model(char *out, size_t cap) {
+    snprintf(out, cap, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        char *c = strchr(line, ':');
+        if (strncmp(line, "model name", 10) || !c) continue;
+        c++;
+        while (*c == ' ' || *c == '\t') c++;
+        size_t n = 0;
+        for (; *c && *c != '\n' && n + 1 < cap; c++)
+            if (*c != '"' && *c != '\\') out[n++] = *c;
+        out[n] = 0;
+        break;
+    }
+    fclose(f);
+}
+
+void cli_json_provenance(FILE *f) {
+    char date[32], cpu[128];
+    time_t now = time(NULL);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    cpu_model(cpu, sizeof cpu);
+    fprintf(f, "\"date\": \"%s\", \"kiln_version\": \"%s\", \"commit\": \"%s\", \"host_cpu\": \"%s\", "
+               "\"host_cores\": %d",
+            date, kiln_version(), KILN_COMMIT, cpu, kiln_num_cores());
 }

@@ -53,6 +53,10 @@ void cli_free_inputs(kiln_buffer *bufs, int n);
 
 /* Monotonic seconds. */
 double cli_now(void);
+
+/* Where a JSON result comes from, as members without braces: "date", "kiln_version", "commit"
+   (the one the CLI was built from), "host_cpu", "host_cores". */
+void cli_json_provenance(FILE *f);
 /* A progress bar on stderr when it is a terminal and not quiet: "[=====>   ] 40% 3.1s ETA 4.6s". */
 typedef struct cli_progress {
     int enabled;

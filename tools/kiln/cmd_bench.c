@@ -125,10 +125,12 @@ int cmd_bench(int argc, char **argv) {
                 "{\"model\": \"%s\", \"backend\": \"%s\", \"precision\": \"%s\", \"batch\": %lld, "
                 "\"runs\": %zu, \"seconds\": %.6f, \"latency_ms\": {\"median\": %.6f, \"mean\": "
                 "%.6f, \"min\": %.6f, \"p90\": %.6f, \"p99\": %.6f, \"max\": %.6f}, "
-                "\"throughput\": %.6f, \"device_bytes\": %zu}\n",
+                "\"throughput\": %.6f, \"device_bytes\": %zu, ",
                 o.model, kiln_backend_name(kiln_engine_backend(e)),
                 kiln_precision_name(kiln_engine_precision(e)), (long long)batch, r.runs, r.seconds,
                 r.median, r.mean, r.min, r.p90, r.p99, r.max, r.throughput, dev_bytes);
+        cli_json_provenance(f);
+        fprintf(f, "}\n");
         if (fclose(f)) cli_die("--json: cannot write %s", json);
     }
     kiln_engine_destroy(e);

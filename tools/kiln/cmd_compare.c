@@ -7,8 +7,6 @@
 #include <unistd.h>
 
 #include "chart.h"
-#include "core/threadpool.h"
-#include "kiln_commit.h"
 #include "cli.h"
 #include "measure.h"
 #include "peers.h"
@@ -61,40 +59,14 @@ static void print_table(const peer_row *rows, int n, double ref) {
     }
 }
 
-/* The host CPU's model name (Linux /proc/cpuinfo), JSON-safe; "unknown" elsewhere. */
-static void cpu_model(char *out, size_t cap) {
-    snprintf(out, cap, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[256];
-    while (fgets(line, sizeof line, f)) {
-        char *c = strchr(line, ':');
-        if (strncmp(line, "model name", 10) || !c) continue;
-        c++;
-        while (*c == ' ' || *c == '\t') c++;
-        size_t n = 0;
-        for (; *c && *c != '\n' && n + 1 < cap; c++)
-            if (*c != '"' && *c != '\\') out[n++] = *c;
-        out[n] = 0;
-        break;
-    }
-    fclose(f);
-}
-
 static void write_json(const char *path, const char *model, const char *backend, int64_t batch,
                        const peer_row *rows, int n, double ref) {
     FILE *f = fopen(path, "w");
     if (!f) cli_die("--json: cannot write %s", path);
-    char date[32];
-    time_t now = time(NULL);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    char cpu[128];
-    cpu_model(cpu, sizeof cpu);
-    fprintf(f, "{\n \"model\": \"%s\", \"backend\": \"%s\", \"batch\": %lld, \"date\": \"%s\", "
-               "\"kiln_version\": \"%s\", \"commit\": \"%s\",\n \"host_cpu\": \"%s\", "
-               "\"host_cores\": %d,\n \"rows\": [\n",
-            model, backend, (long long)batch, date, kiln_version(), KILN_COMMIT, cpu,
-            kiln_num_cores());
+    fprintf(f, "{\n \"model\": \"%s\", \"backend\": \"%s\", \"batch\": %lld,\n ", model, backend,
+            (long long)batch);
+    cli_json_provenance(f);
+    fprintf(f, ",\n \"rows\": [\n");
     for (int i = 0; i < n; i++) {
         const peer_row *r = &rows[i];
         fprintf(f, "  {\"framework\": \"%s\", \"version\": \"%s\", \"mode\": \"%s\", "

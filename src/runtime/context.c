@@ -86,15 +86,23 @@ static kiln_status bind_inputs(kiln_context *c, int n, const kiln_buffer *in, ki
     return KILN_OK;
 }
 
+#define MAX_RUN_INPUTS 64
+
+/* The checks every run makes before the backend sees it, then the inputs bound as views. */
+static kiln_status check_and_bind(kiln_context *c, int n_inputs, const kiln_buffer *inputs,
+                                  kiln_view *views) {
+    if (n_inputs < 0 || (n_inputs > 0 && !inputs))
+        return kiln_err_set(&c->err, KILN_ERR_INVALID_ARG, "no inputs given");
+    if (c->e->g->n_inputs > MAX_RUN_INPUTS)
+        return kiln_err_set(&c->err, KILN_ERR_UNSUPPORTED, "more than %d inputs", MAX_RUN_INPUTS);
+    return bind_inputs(c, n_inputs, inputs, views);
+}
+
 kiln_status kiln_context_run(kiln_context *c, int n_inputs, const kiln_buffer *inputs) {
     if (!c) return KILN_ERR_INVALID_ARG;
     kiln_err_clear(&c->err);
-    if (n_inputs < 0 || (n_inputs > 0 && !inputs))
-        return kiln_err_set(&c->err, KILN_ERR_INVALID_ARG, "no inputs given");
-    kiln_view views[64];
-    if (c->e->g->n_inputs > 64)
-        return kiln_err_set(&c->err, KILN_ERR_UNSUPPORTED, "more than 64 inputs");
-    KILN_TRY(bind_inputs(c, n_inputs, inputs, views));
+    kiln_view views[MAX_RUN_INPUTS];
+    KILN_TRY(check_and_bind(c, n_inputs, inputs, views));
     return c->e->iface->context_run(c, views, &c->err);
 }
 
@@ -106,12 +114,8 @@ kiln_status kiln_context_profile(kiln_context *c, int n_inputs, const kiln_buffe
     if (!c->e->iface->context_profile)
         return kiln_err_set(&c->err, KILN_ERR_UNSUPPORTED, "the %s backend cannot profile layers",
                             c->e->iface->name);
-    if (n_inputs < 0 || (n_inputs > 0 && !inputs))
-        return kiln_err_set(&c->err, KILN_ERR_INVALID_ARG, "no inputs given");
-    kiln_view views[64];
-    if (c->e->g->n_inputs > 64)
-        return kiln_err_set(&c->err, KILN_ERR_UNSUPPORTED, "more than 64 inputs");
-    KILN_TRY(bind_inputs(c, n_inputs, inputs, views));
+    kiln_view views[MAX_RUN_INPUTS];
+    KILN_TRY(check_and_bind(c, n_inputs, inputs, views));
     return c->e->iface->context_profile(c, views, layer_ms, &c->err);
 }
 

@@ -142,16 +142,16 @@ static kiln_status prepare(kiln_engine *e, cu_engine *s, kiln_err *err) {
 }
 
 static kiln_status cuda_engine_prepare(kiln_engine *e, kiln_err *err) {
-    cu_engine *stub = e->bstate;
+    cu_engine *loaded = e->bstate;
     cu_engine *s = calloc(1, sizeof *s);
     if (!s) return kiln_err_set(err, KILN_ERR_NOMEM, "out of memory");
     s->magic = CU_ENGINE_MAGIC;
-    if (stub && stub->magic == CU_PRELOAD_MAGIC) { /* plan_read ran: restore, never compile */
-        s->preload = stub->preload;
-        s->preload_nb = stub->preload_nb;
-        memcpy(s->preload_buckets, stub->preload_buckets, sizeof s->preload_buckets);
-        stub->preload = NULL;
-        cu_engine_free(stub);
+    if (loaded && loaded->magic == CU_PRELOAD_MAGIC) { /* plan_read ran: restore, never compile */
+        s->preload = loaded->preload;
+        s->preload_nb = loaded->preload_nb;
+        memcpy(s->preload_buckets, loaded->preload_buckets, sizeof s->preload_buckets);
+        loaded->preload = NULL;
+        cu_engine_free(loaded);
         e->bstate = NULL;
     }
     kiln_status st = prepare(e, s, err);
@@ -180,24 +180,24 @@ static kiln_status cuda_plan_write(kiln_engine *e, void **bytes, size_t *n, kiln
 }
 
 static kiln_status cuda_plan_read(kiln_engine *e, const void *bytes, size_t n, kiln_err *err) {
-    cu_engine *stub = calloc(1, sizeof *stub);
+    cu_engine *loaded = calloc(1, sizeof *loaded);
     cu_records *r = calloc(1, sizeof *r);
-    if (!stub || !r) {
-        free(stub);
+    if (!loaded || !r) {
+        free(loaded);
         free(r);
         return kiln_err_set(err, KILN_ERR_NOMEM, "out of memory");
     }
-    stub->magic = CU_PRELOAD_MAGIC;
-    stub->preload = r;
-    kiln_status st = cu_records_decode(bytes, n, PLAN_HEADER, r, stub->preload_buckets,
-                                       &stub->preload_nb, err);
+    loaded->magic = CU_PRELOAD_MAGIC;
+    loaded->preload = r;
+    kiln_status st = cu_records_decode(bytes, n, PLAN_HEADER, r, loaded->preload_buckets,
+                                       &loaded->preload_nb, err);
     if (st != KILN_OK) {
         kiln_err_prefix(err, "section BKND");
-        cu_engine_free(stub);
+        cu_engine_free(loaded);
         return st;
     }
     if (e->bstate) cu_engine_free(e->bstate);
-    e->bstate = stub;
+    e->bstate = loaded;
     return KILN_OK;
 }
 
